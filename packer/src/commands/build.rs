@@ -1,0 +1,193 @@
+//! `auroraview-pack build`: config → plan → collect → frames → overlay → executable.
+
+use crate::cache::{FileHashCache, PackCache};
+use crate::config::{self, Config};
+use crate::frames;
+use crate::report::Reporter;
+use crate::{collect, python, stub};
+use anyhow::{Context, Result, bail};
+use auroraview_overlay::{
+    AppInfo, LicenseInfo, Manifest, OverlayParts, PythonInfo, RuntimeInfo, SourceFile, WindowInfo,
+};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Build one executable from auroraview.pack.toml.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The config file.
+    #[arg(long, default_value = config::DEFAULT_FILE)]
+    config: PathBuf,
+    /// Where to write the executable (default: `dist/` beside the config).
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Run `[frontend] build` first, in the config's directory.
+    #[arg(long)]
+    build: bool,
+    /// The runtime stub to append to (default: the one built beside this packer).
+    #[arg(long)]
+    runtime: Option<PathBuf>,
+}
+
+pub fn run(args: Args, report: Reporter) -> Result<()> {
+    let started = Instant::now();
+    let cfg = Config::load(&args.config)?;
+    if args.build {
+        build_frontend(&cfg, &report)?;
+    }
+    let out_dir = match args.out_dir {
+        Some(d) => std::path::absolute(d)?,
+        None => cfg.root.join("dist"),
+    };
+    let stub = stub::find(args.runtime.as_deref())?;
+    let strategy = cfg.python.strategy;
+    if strategy.bundles_runtime() && stub.python != cfg.python.version {
+        bail!(
+            "the runtime stub {} links Python {}, but {} asks for Python {}: a stub runs only the runtime it was built against\nhint: rebuild the stub for {}: `PYTHON=python{} ci/setup && cargo build --release -p auroraview-runtime`, or set `[python] version = \"{}\"`",
+            stub.path.display(),
+            stub.python,
+            cfg.file.display(),
+            cfg.python.version,
+            cfg.python.version,
+            cfg.python.version,
+            stub.python
+        );
+    }
+
+    // Inputs that need no Python first, so a bad glob fails before anything slow runs.
+    let mut inputs = collect::frontend(&cfg)?;
+    inputs.extend(collect::external_bin(&cfg)?);
+    inputs.extend(collect::resources(&cfg)?);
+    inputs.extend(collect::hooks(&cfg)?);
+    let python_files = collect::app_python(&cfg, &out_dir)?;
+
+    let interp = python::find(&cfg.python.version, cfg.python.runtime.as_deref())?;
+    let cache = PackCache::open();
+    let mut hashes = FileHashCache::load(&cache);
+    let mut frames = Vec::new();
+    let mut runtime_info = None;
+    let mut extra = Vec::new();
+    if strategy.bundles_runtime() {
+        let frame = frames::runtime(&interp, &cfg.python.stdlib_keep, &cache, &mut hashes, &report)?;
+        let size: u64 = frame.index.iter().map(|e| e.size).sum();
+        let meta = serde_json::json!({
+            "version": interp.version,
+            "target": interp.platform,
+            "file_count": frame.index.len(),
+            "size": size,
+            "compressed_size": frame.compressed.len(),
+        });
+        extra.push(SourceFile::from_bytes("python_runtime.json", serde_json::to_vec_pretty(&meta)?));
+        runtime_info = Some(RuntimeInfo {
+            python_version: interp.version.clone(),
+            root: frames::RUNTIME_ROOT.into(),
+            stdlib: frames::stdlib_rel(&interp.minor),
+            target: interp.platform.clone(),
+        });
+        frames.push(frame);
+    }
+    if !cfg.python.packages.is_empty() {
+        frames.push(frames::packages(&interp, &cfg.python.packages, &cfg.root, &cache, &mut hashes, &report)?);
+    }
+    frames.push(frames::app(inputs, python_files, extra, Some(&interp), &cache)?);
+    hashes.save(&cache)?;
+
+    let manifest = Manifest {
+        app: AppInfo { name: cfg.app.name.clone(), version: cfg.app.version.clone(), title: cfg.app.title.clone() },
+        window: WindowInfo {
+            width: cfg.window.width,
+            height: cfg.window.height,
+            resizable: cfg.window.resizable,
+            debug: cfg.window.debug,
+        },
+        python: PythonInfo {
+            entry_point: entry_point_in_overlay(&cfg)?,
+            strategy,
+            isolation: cfg.python.isolation,
+            version: cfg.python.version.clone(),
+            module_search_paths: cfg.python.module_search_paths.clone(),
+            filesystem_importer: cfg.python.filesystem_importer,
+            interpreter: cfg.python.interpreter.clone(),
+            max_restarts: cfg.python.max_restarts,
+        },
+        env: cfg.env.clone(),
+        license: cfg.license.as_ref().map(|l| LicenseInfo { kind: l.kind.clone(), public_key: l.public_key.clone() }),
+        runtime: runtime_info,
+        content_hash: String::new(),
+        entry_count: 0,
+        unpacked_size: 0,
+        packer_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    let out = out_dir.join(format!("{}{}", cfg.app.name, std::env::consts::EXE_SUFFIX));
+    let manifest = auroraview_overlay::write_executable(&stub.path, &out, OverlayParts { manifest, frames })
+        .with_context(|| format!("writing {}", out.display()))?;
+    let size = fs_err::metadata(&out)?.len();
+    if !report.quiet {
+        eprintln!(
+            "Packed {} {} ({}, {} files) in {:.1} s",
+            cfg.app.name,
+            cfg.app.version,
+            strategy.as_str(),
+            manifest.entry_count,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    println!("{}\t{}", out.display(), human_size(size));
+    Ok(())
+}
+
+/// The entry point as the runtime finds it: `module:function`, or a script path below `python/`.
+fn entry_point_in_overlay(cfg: &Config) -> Result<String> {
+    match &cfg.python.entry_point {
+        config::EntryPoint::Function { .. } => Ok(cfg.python.entry_point_text.clone()),
+        config::EntryPoint::Script { file } => {
+            let file = fs_err::canonicalize(file)?;
+            for inc in &cfg.python.include_paths {
+                let inc = fs_err::canonicalize(inc)?;
+                if let Ok(rel) = file.strip_prefix(&inc) {
+                    return Ok(rel.to_string_lossy().replace('\\', "/"));
+                }
+            }
+            Ok(file.file_name().context("entry point has no name")?.to_string_lossy().into_owned())
+        }
+    }
+}
+
+fn build_frontend(cfg: &Config, report: &Reporter) -> Result<()> {
+    let Some(cmd) = &cfg.frontend.build else {
+        bail!(
+            "--build given, but {} has no `[frontend] build` command\nhint: add e.g. `build = \"npm run build\"` under `[frontend]`",
+            cfg.file.display()
+        );
+    };
+    let step = report.step(format!("Building the frontend: {cmd}"));
+    let status = shell(cmd).current_dir(&cfg.root).status().with_context(|| format!("running `{cmd}`"))?;
+    if !status.success() {
+        bail!("`[frontend] build` = `{cmd}` failed ({status}) in {}", cfg.root.display());
+    }
+    step.finish();
+    Ok(())
+}
+
+fn shell(cmd: &str) -> std::process::Command {
+    if cfg!(windows) {
+        let mut c = std::process::Command::new("cmd");
+        c.args(["/C", cmd]);
+        c
+    } else {
+        let mut c = std::process::Command::new("sh");
+        c.args(["-c", cmd]);
+        c
+    }
+}
+
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[unit]) }
+}

@@ -1,0 +1,56 @@
+//! `auroraview-pack inspect`: the manifest and the entry list, without extracting anything.
+
+use crate::commands::build::human_size;
+use anyhow::Result;
+use auroraview_overlay::Overlay;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+/// Show what a packed executable holds.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The packed executable.
+    exe: PathBuf,
+    /// Print JSON (`{"manifest": ..., "entries": [...]}`) instead of a listing.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let overlay = Overlay::open(&args.exe)?;
+    let entries = overlay.index()?;
+    let m = overlay.manifest();
+    if args.json {
+        let out = serde_json::json!({ "manifest": m, "entries": entries, "stub_size": overlay.header_offset() });
+        let mut text = serde_json::to_string_pretty(&out)?;
+        text.push('\n');
+        return emit(&text);
+    }
+    let mut o = String::new();
+    writeln!(o, "app:        {} {} ({})", m.app.name, m.app.version, m.app.title)?;
+    writeln!(
+        o,
+        "window:     {}x{} resizable={} debug={}",
+        m.window.width, m.window.height, m.window.resizable, m.window.debug
+    )?;
+    writeln!(o, "strategy:   {} (isolation: {:?})", m.python.strategy.as_str(), m.python.isolation)?;
+    writeln!(o, "entry:      {}", m.python.entry_point)?;
+    writeln!(o, "python:     {}", m.runtime.as_ref().map(|r| r.python_version.as_str()).unwrap_or("none bundled"))?;
+    writeln!(o, "hash:       {}", m.content_hash)?;
+    writeln!(o, "entries:    {} ({} unpacked)", m.entry_count, human_size(m.unpacked_size))?;
+    writeln!(o, "stub:       {}", human_size(overlay.header_offset()))?;
+    writeln!(o)?;
+    for e in entries {
+        writeln!(o, "{:>10}  {}", e.size, e.path)?;
+    }
+    emit(&o)
+}
+
+/// Writes to stdout; a closed pipe (`inspect EXE | head`) is not an error.
+fn emit(text: &str) -> Result<()> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}

@@ -1,0 +1,662 @@
+//! `auroraview.pack.toml`: parsed, validated and resolved in one step. The rest of the packer only
+//! sees [`Config`], whose paths are absolute and whose defaults are filled in.
+
+use auroraview_overlay::{Isolation, Strategy};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_FILE: &str = "auroraview.pack.toml";
+pub const DEFAULT_PYTHON_VERSION: &str = "3.11";
+pub const DEFAULT_ENTRY_POINT: &str = "main:run";
+pub const DEFAULT_SEARCH_PATHS: [&str; 2] = ["$EXTRACT_DIR", "$SITE_PACKAGES"];
+pub const DEFAULT_MAX_RESTARTS: u32 = 5;
+pub const SEARCH_PATH_VARIABLES: [&str; 3] = ["$EXTRACT_DIR", "$SITE_PACKAGES", "$RESOURCES_DIR"];
+
+// ---- raw form, exactly as written ------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    app: Option<RawApp>,
+    #[serde(default)]
+    window: RawWindow,
+    #[serde(default)]
+    frontend: RawFrontend,
+    #[serde(default)]
+    python: RawPython,
+    #[serde(default)]
+    hooks: RawHooks,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    license: Option<RawLicense>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    name: String,
+    version: Option<String>,
+    title: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    width: Option<u32>,
+    height: Option<u32>,
+    resizable: Option<bool>,
+    debug: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFrontend {
+    path: Option<String>,
+    build: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPython {
+    entry_point: Option<String>,
+    include_paths: Option<Vec<String>>,
+    #[serde(default)]
+    packages: Vec<String>,
+    version: Option<String>,
+    strategy: Option<String>,
+    isolation: Option<String>,
+    module_search_paths: Option<Vec<String>>,
+    filesystem_importer: Option<bool>,
+    #[serde(default)]
+    external_bin: Vec<String>,
+    #[serde(default)]
+    resources: Vec<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+    runtime: Option<String>,
+    interpreter: Option<String>,
+    #[serde(default)]
+    stdlib_keep: Vec<String>,
+    max_restarts: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHooks {
+    #[serde(default)]
+    collect: Vec<RawCollect>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCollect {
+    from: String,
+    to: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLicense {
+    #[serde(rename = "type")]
+    kind: String,
+    public_key: Option<String>,
+}
+
+// ---- resolved form ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: PathBuf,
+    /// Directory of the config file; relative paths were resolved against it.
+    pub root: PathBuf,
+    pub app: App,
+    pub window: Window,
+    pub frontend: Frontend,
+    pub python: Python,
+    pub collect: Vec<Collect>,
+    pub env: BTreeMap<String, String>,
+    pub license: Option<License>,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub name: String,
+    pub version: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub width: u32,
+    pub height: u32,
+    pub resizable: bool,
+    pub debug: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Frontend {
+    pub dir: PathBuf,
+    pub build: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum EntryPoint {
+    /// `module:function`; `file` is where the module was found.
+    Function { module: String, function: String, file: PathBuf },
+    /// A script run as `__main__`.
+    Script { file: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct Python {
+    pub entry_point: EntryPoint,
+    /// The entry point as written, for the manifest.
+    pub entry_point_text: String,
+    pub include_paths: Vec<PathBuf>,
+    pub packages: Vec<String>,
+    pub version: String,
+    pub strategy: Strategy,
+    pub isolation: Isolation,
+    pub module_search_paths: Vec<String>,
+    pub filesystem_importer: bool,
+    pub external_bin: Vec<PathBuf>,
+    pub resources: Vec<PathBuf>,
+    pub exclude: Vec<String>,
+    pub runtime: Option<PathBuf>,
+    pub interpreter: Option<String>,
+    pub stdlib_keep: Vec<String>,
+    pub max_restarts: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Collect {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct License {
+    pub kind: String,
+    pub public_key: Option<String>,
+}
+
+// ---- errors ----------------------------------------------------------------------------------
+
+/// A config error: where it is, which key, what is wrong, and what to do.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<(usize, usize)>,
+    pub key: Option<String>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some((line, col)) = self.line {
+            write!(f, ":{line}:{col}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The config text with the means to point at a key in it.
+struct Source<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        (line, col)
+    }
+
+    /// Span of the value at `keys` (e.g. `["python", "entry_point"]`, or with an array index).
+    fn span_of(&self, keys: &[&str]) -> Option<Range<usize>> {
+        let doc = toml::de::DeTable::parse(self.text).ok()?;
+        let mut value: Option<&toml::Spanned<toml::de::DeValue>> = None;
+        let mut table = doc.get_ref();
+        for (i, key) in keys.iter().enumerate() {
+            let v = match value.map(|v| v.get_ref()) {
+                Some(toml::de::DeValue::Array(arr)) => arr.get(key.parse::<usize>().ok()?)?,
+                _ => table.iter().find(|(k, _)| k.get_ref() == key).map(|(_, v)| v)?,
+            };
+            if let toml::de::DeValue::Table(t) = v.get_ref() {
+                table = t;
+            }
+            value = Some(v);
+            if i + 1 == keys.len() {
+                return Some(v.span());
+            }
+        }
+        None
+    }
+
+    /// Dotted path of the innermost key whose key or value contains `offset`.
+    fn key_at(&self, offset: usize) -> Option<String> {
+        fn walk(table: &toml::de::DeTable, offset: usize, path: &mut Vec<String>) -> bool {
+            for (k, v) in table.iter() {
+                let (ks, vs) = (k.span(), v.span());
+                let inside = ks.contains(&offset) || vs.contains(&offset) || (vs.end == offset && offset > vs.start);
+                if inside {
+                    path.push(k.get_ref().to_string());
+                    if let toml::de::DeValue::Table(t) = v.get_ref() {
+                        walk(t, offset, path);
+                    }
+                    if let toml::de::DeValue::Array(arr) = v.get_ref() {
+                        for (i, item) in arr.iter().enumerate() {
+                            if item.span().contains(&offset) {
+                                path.push(i.to_string());
+                                if let toml::de::DeValue::Table(t) = item.get_ref() {
+                                    walk(t, offset, path);
+                                }
+                                break;
+                            }
+                        }
+                    }
+                    return true;
+                }
+            }
+            false
+        }
+        let doc = toml::de::DeTable::parse(self.text).ok()?;
+        let mut path = Vec::new();
+        walk(doc.get_ref(), offset, &mut path);
+        (!path.is_empty()).then(|| path.join("."))
+    }
+
+    fn error(&self, keys: &[&str], message: impl Into<String>, hint: impl Into<Option<String>>) -> ConfigError {
+        let line = self.span_of(keys).map(|s| self.line_col(s.start));
+        ConfigError {
+            file: self.file.to_path_buf(),
+            line,
+            key: Some(keys.join(".")),
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+// ---- loading ---------------------------------------------------------------------------------
+
+impl Config {
+    /// Reads and resolves the config at `file`. Nothing is written.
+    pub fn load(file: &Path) -> Result<Config, ConfigError> {
+        let text = fs_err::read_to_string(file).map_err(|e| ConfigError {
+            file: file.to_path_buf(),
+            line: None,
+            key: None,
+            message: e.to_string(),
+            hint: Some(format!("create {DEFAULT_FILE} (see the README's config reference) or pass --config PATH")),
+        })?;
+        let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+        Self::parse(&file, &text)
+    }
+
+    pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
+        let src = Source { file, text };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let span = e.span();
+            let key = span.as_ref().and_then(|s| src.key_at(s.start));
+            let message = e.message().trim().to_string();
+            let hint = if message.starts_with("unknown field") {
+                Some("remove the key or fix its spelling; the README's config reference lists every key".to_string())
+            } else {
+                None
+            };
+            ConfigError { file: file.to_path_buf(), line: span.map(|s| src.line_col(s.start)), key, message, hint }
+        })?;
+        resolve(&src, raw)
+    }
+}
+
+fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
+    let root = src.file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let abs = |p: &str| root.join(p);
+
+    let Some(app) = raw.app else {
+        return Err(ConfigError {
+            file: src.file.to_path_buf(),
+            line: None,
+            key: Some("app.name".into()),
+            message: "missing `[app]` table with `name`".into(),
+            hint: Some("add:\n[app]\nname = \"my-app\"".into()),
+        });
+    };
+    if app.name.is_empty()
+        || !app.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        || app.name.starts_with('.')
+    {
+        return Err(src.error(
+            &["app", "name"],
+            format!("`{}` is not a valid app name: it names the executable and the cache directory", app.name),
+            "use letters, digits, `-`, `_` and `.` only, e.g. `name = \"my-app\"`".to_string(),
+        ));
+    }
+    let app = App {
+        version: app.version.unwrap_or_else(|| "0.1.0".into()),
+        title: app.title.unwrap_or_else(|| app.name.clone()),
+        name: app.name,
+    };
+
+    let window = Window {
+        width: raw.window.width.unwrap_or(1280),
+        height: raw.window.height.unwrap_or(720),
+        resizable: raw.window.resizable.unwrap_or(true),
+        debug: raw.window.debug.unwrap_or(false),
+    };
+    for (key, v) in [("width", window.width), ("height", window.height)] {
+        if v == 0 || v > 16384 {
+            return Err(src.error(
+                &["window", key],
+                format!("{v} is not a usable window {key}"),
+                "use a size between 1 and 16384 pixels".to_string(),
+            ));
+        }
+    }
+
+    let frontend_text = raw.frontend.path.unwrap_or_else(|| "frontend".into());
+    let frontend_dir = abs(&frontend_text);
+    if !frontend_dir.is_dir() {
+        return Err(src.error(
+            &["frontend", "path"],
+            format!("frontend directory {} does not exist", frontend_dir.display()),
+            "point `[frontend] path` at the directory holding index.html (relative to the config file)".to_string(),
+        ));
+    }
+
+    let p = raw.python;
+    let version = p.version.unwrap_or_else(|| DEFAULT_PYTHON_VERSION.into());
+    if !is_minor_version(&version) {
+        return Err(src.error(
+            &["python", "version"],
+            format!("`{version}` is not a Python version of the form MAJOR.MINOR"),
+            format!("write e.g. `version = \"{DEFAULT_PYTHON_VERSION}\"`"),
+        ));
+    }
+    let strategy = match p.strategy.as_deref() {
+        None => Strategy::Standalone,
+        Some(s) => Strategy::ALL.iter().find(|(n, _)| *n == s).map(|(_, v)| *v).ok_or_else(|| {
+            src.error(
+                &["python", "strategy"],
+                format!("unknown strategy `{s}`"),
+                "use one of: standalone, pyoxidizer, embedded, portable, system".to_string(),
+            )
+        })?,
+    };
+    let isolation = match p.isolation.as_deref() {
+        None if strategy == Strategy::System => Isolation::Process,
+        None | Some("thread") => Isolation::Thread,
+        Some("process") => Isolation::Process,
+        Some(s) => {
+            return Err(src.error(
+                &["python", "isolation"],
+                format!("unknown isolation `{s}`"),
+                "use `thread` (default) or `process`".to_string(),
+            ));
+        }
+    };
+    if strategy == Strategy::System && isolation == Isolation::Thread {
+        return Err(src.error(
+            &["python", "isolation"],
+            "the `system` strategy runs the machine's Python in a child process".to_string(),
+            "remove `isolation` or set it to `process`".to_string(),
+        ));
+    }
+
+    let include_texts = p.include_paths.unwrap_or_else(|| vec![".".into()]);
+    let mut include_paths = Vec::new();
+    for (i, text) in include_texts.iter().enumerate() {
+        let path = abs(text);
+        if !path.exists() {
+            return Err(src.error(
+                &["python", "include_paths", &i.to_string()],
+                format!("{} does not exist", path.display()),
+                "list directories (or files) relative to the config file".to_string(),
+            ));
+        }
+        include_paths.push(path);
+    }
+
+    let entry_text = p.entry_point.unwrap_or_else(|| DEFAULT_ENTRY_POINT.into());
+    let entry_point = resolve_entry_point(src, &root, &entry_text, &include_paths)?;
+
+    let module_search_paths = p.module_search_paths.unwrap_or_else(|| DEFAULT_SEARCH_PATHS.map(String::from).to_vec());
+    for (i, path) in module_search_paths.iter().enumerate() {
+        if let Some(var) = path.strip_prefix('$') {
+            let name = var.split(['/', '\\']).next().unwrap_or(var);
+            if !SEARCH_PATH_VARIABLES.contains(&format!("${name}").as_str()) {
+                return Err(src.error(
+                    &["python", "module_search_paths", &i.to_string()],
+                    format!("unknown variable `${name}`"),
+                    format!("use {}", SEARCH_PATH_VARIABLES.join(", ")),
+                ));
+            }
+        }
+    }
+
+    let files = |key: &str, texts: &[String]| -> Result<Vec<PathBuf>, ConfigError> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let path = abs(t);
+                if path.exists() {
+                    Ok(path)
+                } else {
+                    Err(src.error(
+                        &["python", key, &i.to_string()],
+                        format!("{} does not exist", path.display()),
+                        "paths are relative to the config file".to_string(),
+                    ))
+                }
+            })
+            .collect()
+    };
+    let external_bin = files("external_bin", &p.external_bin)?;
+    let resources = files("resources", &p.resources)?;
+
+    for (i, pattern) in p.exclude.iter().enumerate() {
+        if let Err(e) = globset::Glob::new(pattern) {
+            return Err(src.error(
+                &["python", "exclude", &i.to_string()],
+                format!("bad glob `{pattern}`: {}", e.kind()),
+                None,
+            ));
+        }
+    }
+    for (i, pkg) in p.packages.iter().enumerate() {
+        if pkg.trim().is_empty() || pkg.trim_start().starts_with('-') {
+            return Err(src.error(
+                &["python", "packages", &i.to_string()],
+                format!("`{pkg}` is not a requirement"),
+                "list pip requirements such as `requests` or `markupsafe==3.0.2`; options are not accepted".to_string(),
+            ));
+        }
+    }
+    let runtime = match p.runtime {
+        Some(r) => {
+            let path = abs(&r);
+            if !path.exists() {
+                return Err(src.error(
+                    &["python", "runtime"],
+                    format!("{} does not exist", path.display()),
+                    "point it at a CPython install prefix or a python-build-standalone archive".to_string(),
+                ));
+            }
+            Some(path)
+        }
+        None => None,
+    };
+
+    let mut collect = Vec::new();
+    for (i, c) in raw.hooks.collect.into_iter().enumerate() {
+        if let Err(e) = globset::Glob::new(&c.from) {
+            return Err(src.error(
+                &["hooks", "collect", &i.to_string(), "from"],
+                format!("bad glob `{}`: {}", c.from, e.kind()),
+                None,
+            ));
+        }
+        let to = c.to.unwrap_or_else(|| "resources".into());
+        if auroraview_overlay::validate_entry_path(to.trim_end_matches('/')).is_err() {
+            return Err(src.error(
+                &["hooks", "collect", &i.to_string(), "to"],
+                format!("`{to}` is not a relative path inside the package"),
+                "use a relative path such as `resources/data`".to_string(),
+            ));
+        }
+        collect.push(Collect { from: c.from, to: to.trim_end_matches('/').to_string() });
+    }
+
+    for key in raw.env.keys() {
+        if key.is_empty() || key.contains('=') || key.contains('\0') {
+            return Err(src.error(&["env", key], format!("`{key}` is not a valid environment variable name"), None));
+        }
+    }
+
+    Ok(Config {
+        file: src.file.to_path_buf(),
+        root: root.clone(),
+        app,
+        window,
+        frontend: Frontend { dir: frontend_dir, build: raw.frontend.build },
+        python: Python {
+            entry_point,
+            entry_point_text: entry_text,
+            include_paths,
+            packages: p.packages,
+            version,
+            strategy,
+            isolation,
+            module_search_paths,
+            filesystem_importer: p.filesystem_importer.unwrap_or(true),
+            external_bin,
+            resources,
+            exclude: p.exclude,
+            runtime,
+            interpreter: p.interpreter,
+            stdlib_keep: p.stdlib_keep,
+            max_restarts: p.max_restarts.unwrap_or(DEFAULT_MAX_RESTARTS),
+        },
+        collect,
+        env: raw.env,
+        license: raw.license.map(|l| License { kind: l.kind, public_key: l.public_key }),
+    })
+}
+
+fn is_minor_version(v: &str) -> bool {
+    let mut parts = v.split('.');
+    matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None)
+        if !a.is_empty() && !b.is_empty() && a.chars().all(|c| c.is_ascii_digit()) && b.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn resolve_entry_point(
+    src: &Source,
+    root: &Path,
+    text: &str,
+    include_paths: &[PathBuf],
+) -> Result<EntryPoint, ConfigError> {
+    let key = ["python", "entry_point"];
+    if text.ends_with(".py") && !text.contains(':') {
+        let file = root.join(text);
+        if !file.is_file() {
+            return Err(src.error(
+                &key,
+                format!("script {} does not exist", file.display()),
+                "paths are relative to the config file".to_string(),
+            ));
+        }
+        return Ok(EntryPoint::Script { file });
+    }
+    let is_ident = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with(|c: char| c.is_ascii_digit())
+            && s.chars().all(|c| c.is_alphanumeric() || c == '_')
+    };
+    let parsed = text.split_once(':').filter(|(m, f)| m.split('.').all(is_ident) && is_ident(f));
+    let Some((module, function)) = parsed else {
+        return Err(src.error(
+            &key,
+            format!("`{text}` is neither `module:function` nor a `file.py` script"),
+            "write e.g. `entry_point = \"main:run\"` or `entry_point = \"main.py\"`".to_string(),
+        ));
+    };
+    let rel: PathBuf = module.split('.').collect();
+    let mut searched = Vec::new();
+    for inc in include_paths {
+        let base = if inc.is_file() { inc.parent().unwrap_or(inc).to_path_buf() } else { inc.clone() };
+        for candidate in [base.join(&rel).with_extension("py"), base.join(&rel).join("__init__.py")] {
+            if candidate.is_file() {
+                return Ok(EntryPoint::Function { module: module.into(), function: function.into(), file: candidate });
+            }
+            searched.push(candidate);
+        }
+    }
+    Err(src.error(
+        &key,
+        format!(
+            "module `{module}` not found; searched:\n{}",
+            searched.iter().map(|p| format!("  {}", p.display())).collect::<Vec<_>>().join("\n")
+        ),
+        "add the module's directory to `[python] include_paths`, or fix the module name".to_string(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("frontend")).unwrap();
+        fs_err::write(dir.path().join("frontend/index.html"), "<html></html>").unwrap();
+        fs_err::write(dir.path().join("main.py"), "def run(): pass\n").unwrap();
+        dir
+    }
+
+    fn parse(dir: &Path, text: &str) -> Result<Config, ConfigError> {
+        Config::parse(&dir.join(DEFAULT_FILE), text)
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let dir = project();
+        let c = parse(dir.path(), "[app]\nname = \"demo\"\n").unwrap();
+        assert_eq!(c.app.title, "demo");
+        assert_eq!((c.window.width, c.window.height), (1280, 720));
+        assert_eq!(c.python.strategy, Strategy::Standalone);
+        assert_eq!(c.python.module_search_paths, ["$EXTRACT_DIR", "$SITE_PACKAGES"]);
+        assert!(matches!(c.python.entry_point, EntryPoint::Function { ref module, .. } if module == "main"));
+    }
+
+    #[test]
+    fn wrong_type_names_key_and_line() {
+        let dir = project();
+        let e = parse(dir.path(), "[app]\nname = \"demo\"\n\n[window]\nwidth = \"wide\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("window.width"), "{e}");
+        assert_eq!(e.line.map(|l| l.0), Some(5));
+    }
+
+    #[test]
+    fn unknown_key_names_key() {
+        let dir = project();
+        let e = parse(dir.path(), "[app]\nname = \"demo\"\n[python]\nentrypoint = \"main:run\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("python.entrypoint"), "{e}");
+        assert!(e.message.contains("unknown field"), "{e}");
+        assert_eq!(e.line.map(|l| l.0), Some(4));
+    }
+}

@@ -1,0 +1,206 @@
+//! The payload's frames, from least to most often changed: the Python runtime, site-packages, and
+//! the app itself. The first two are cached by a key over their inputs, so a repack that changed
+//! neither runs no pip and recompresses nothing but the app.
+
+use crate::cache::{FileHashCache, KeyHasher, PackCache};
+use crate::collect::{self, Input};
+use crate::python::Interpreter;
+use crate::report::Reporter;
+use anyhow::{Context, Result};
+use auroraview_overlay::{Frame, FrameBuilder, SourceFile};
+use std::path::Path;
+
+/// zstd level for all frames: decompression speed barely depends on it, size does.
+pub const LEVEL: i32 = 19;
+
+/// Where the runtime tree lives in the overlay, and its stdlib below it.
+pub const RUNTIME_ROOT: &str = "runtime";
+
+pub fn stdlib_rel(minor: &str) -> String {
+    format!("lib/python{minor}")
+}
+
+/// Stdlib parts an app never imports. `stdlib_keep` names any of them to keep.
+const TRIMMED_TOP: [&str; 6] = ["test", "idlelib", "ensurepip", "turtledemo", "site-packages", "__phello__"];
+const TRIMMED_TK: [&str; 3] = ["tkinter", "turtle.py", "_tkinter"];
+const TEST_DIRS: [&str; 3] = ["test", "tests", "idle_test"];
+
+fn keep_stdlib_path(rel: &str, keep: &[String]) -> bool {
+    let kept =
+        |name: &str| keep.iter().any(|k| k == name || (name == "_tkinter" || name == "turtle.py") && k == "tkinter");
+    let mut parts = rel.split('/');
+    let top = parts.next().unwrap_or("");
+    if top.starts_with("config-") {
+        return false;
+    }
+    if TRIMMED_TOP.contains(&top) && !kept(top) {
+        return false;
+    }
+    if TRIMMED_TK.contains(&top) && !kept(top) {
+        return false;
+    }
+    if top == "lib-dynload" {
+        let name = rel.rsplit('/').next().unwrap_or("");
+        if name.starts_with("_tkinter") && !kept("tkinter") {
+            return false;
+        }
+        if name.starts_with("_test") || name.starts_with("_xxtest") || name.starts_with("xxlimited") {
+            return false;
+        }
+    }
+    // Test suites nested in packages (unittest/test, ctypes/test, lib2to3/tests, ...).
+    let dirs: Vec<&str> = rel.split('/').collect();
+    if dirs[..dirs.len() - 1].iter().skip(1).any(|d| TEST_DIRS.contains(d)) && !kept("test") {
+        return false;
+    }
+    true
+}
+
+/// The trimmed, stripped, precompiled stdlib of `interp` under `runtime/lib/pythonX.Y/`.
+pub fn runtime(
+    interp: &Interpreter,
+    keep: &[String],
+    cache: &PackCache,
+    hashes: &mut FileHashCache,
+    report: &Reporter,
+) -> Result<Frame> {
+    let files = collect::walk(&interp.stdlib, &|_, rel| !keep_stdlib_path(rel, keep))?;
+    let mut key = KeyHasher::new("runtime");
+    key.add(interp.executable.as_os_str().as_encoded_bytes()).add(&interp.version).add(keep.join("\n"));
+    for (rel, path) in &files {
+        key.add(rel).add(hashes.hash(path)?);
+    }
+    let key = key.finish();
+    if let Some(frame) = cache.frame(&key) {
+        report.note(format!("Python {} runtime: unchanged (cached)", interp.version));
+        return Ok(frame);
+    }
+    let step = report.step(format!("Preparing the Python {} runtime ({} files)", interp.version, files.len()));
+    let staging = cache.temp_dir("runtime-")?;
+    let lib = staging.path().join(stdlib_rel(&interp.minor));
+    for (rel, path) in &files {
+        let dest = lib.join(rel);
+        fs_err::create_dir_all(dest.parent().expect("has parent"))?;
+        fs_err::copy(path, &dest)?;
+        if rel.ends_with(".so") {
+            strip(&dest);
+        }
+    }
+    step.message("Precompiling the standard library");
+    interp.compile_all(&lib)?;
+    step.message("Compressing the runtime");
+    let frame = frame_of_dir(staging.path(), RUNTIME_ROOT)?;
+    cache.store_frame(&key, &frame)?;
+    step.finish();
+    Ok(frame)
+}
+
+/// Shrinks a shared library; a machine without `strip` ships it as it is.
+fn strip(path: &Path) {
+    let _ = std::process::Command::new("strip")
+        .arg("--strip-unneeded")
+        .arg(path)
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
+/// `python/site-packages/` with `packages` installed by `interp`'s pip and precompiled.
+pub fn packages(
+    interp: &Interpreter,
+    packages: &[String],
+    root: &Path,
+    cache: &PackCache,
+    hashes: &mut FileHashCache,
+    report: &Reporter,
+) -> Result<Frame> {
+    let mut key = KeyHasher::new("site-packages");
+    key.add(interp.executable.as_os_str().as_encoded_bytes()).add(&interp.version);
+    for req in packages {
+        key.add(req);
+        // A local path requirement is keyed by its content.
+        let local = root.join(req);
+        if local.is_file() {
+            key.add(hashes.hash(&local)?);
+        } else if local.is_dir() && (req.starts_with('.') || req.starts_with('/')) {
+            for (rel, path) in collect::walk(&local, &|_, _| false)? {
+                key.add(rel).add(hashes.hash(&path)?);
+            }
+        }
+    }
+    let key = key.finish();
+    if let Some(frame) = cache.frame(&key) {
+        report.note(format!("site-packages ({}): unchanged (cached)", packages.join(", ")));
+        return Ok(frame);
+    }
+    let step = report.step(format!("Installing {} with Python {}", packages.join(", "), interp.version));
+    let staging = cache.temp_dir("site-packages-")?;
+    let target = staging.path().join("site-packages");
+    let mut args: Vec<&std::ffi::OsStr> = ["pip", "install", "--target"].iter().map(|s| s.as_ref()).collect();
+    args.push(target.as_os_str());
+    for a in ["--no-compile", "--no-warn-script-location", "--disable-pip-version-check", "--quiet"] {
+        args.push(a.as_ref());
+    }
+    args.extend(packages.iter().map(|p| p.as_ref() as &std::ffi::OsStr));
+    interp.run_module_in(&args, root, "pip install")?;
+    // Console scripts carry the build machine's interpreter in their shebang: useless packed.
+    let bin = target.join("bin");
+    if bin.is_dir() {
+        fs_err::remove_dir_all(&bin)?;
+    }
+    step.message("Precompiling site-packages");
+    interp.compile_all(&target)?;
+    step.message("Compressing site-packages");
+    let frame = frame_of_dir(&target, "python/site-packages")?;
+    cache.store_frame(&key, &frame)?;
+    step.finish();
+    Ok(frame)
+}
+
+/// The app's own frame. Python sources are staged with the `auroraview` package and precompiled.
+pub fn app(
+    inputs: Vec<Input>,
+    python_files: Vec<Input>,
+    extra: Vec<SourceFile>,
+    interp: Option<&Interpreter>,
+    cache: &PackCache,
+) -> Result<Frame> {
+    let mut builder = FrameBuilder::new(LEVEL);
+    for i in inputs {
+        builder.add(SourceFile::from_path(i.archive_path, i.source));
+    }
+    builder.extend(extra);
+    let staging = cache.temp_dir("app-")?;
+    for i in &python_files {
+        let dest = staging.path().join(&i.archive_path);
+        fs_err::create_dir_all(dest.parent().expect("has parent"))?;
+        fs_err::copy(&i.source, &dest)?;
+    }
+    for (rel, bytes) in crate::pypkg::files() {
+        let dest = staging.path().join("python/site-packages/auroraview").join(rel);
+        fs_err::create_dir_all(dest.parent().expect("has parent"))?;
+        fs_err::write(&dest, bytes)?;
+    }
+    if let Some(interp) = interp {
+        interp.compile_all(&staging.path().join("python"))?;
+    }
+    for (rel, path) in collect::walk_all(staging.path())? {
+        let executable =
+            python_files.iter().find(|i| i.archive_path == rel).map(|i| is_executable(&i.source)).unwrap_or(false);
+        let mut file = SourceFile::from_bytes(rel, fs_err::read(&path)?);
+        file.executable = executable;
+        builder.add(file);
+    }
+    builder.finish().context("compressing the app")
+}
+
+fn is_executable(path: &Path) -> bool {
+    SourceFile::from_path("x", path).executable
+}
+
+fn frame_of_dir(dir: &Path, prefix: &str) -> Result<Frame> {
+    let mut builder = FrameBuilder::new(LEVEL);
+    for (rel, path) in collect::walk_all(dir)? {
+        builder.add(SourceFile::from_path(format!("{prefix}/{rel}"), path));
+    }
+    builder.finish().with_context(|| format!("compressing {prefix}"))
+}

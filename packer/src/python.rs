@@ -1,0 +1,161 @@
+//! Finding and asking a local CPython: the interpreter whose stdlib is bundled and whose pip
+//! installs the app's packages (so wheels match the bundled ABI).
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What the packer needs to know of an interpreter, asked of the interpreter itself.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Interpreter {
+    pub executable: PathBuf,
+    /// `3.11.7`
+    pub version: String,
+    /// `3.11`
+    pub minor: String,
+    pub base_prefix: PathBuf,
+    /// The directory of `os.py`.
+    pub stdlib: PathBuf,
+    /// `x86_64-unknown-linux-gnu`-style description of the platform, from sysconfig.
+    pub platform: String,
+    pub cache_tag: String,
+}
+
+const QUERY: &str = r#"
+import json, sys, sysconfig, os
+print(json.dumps({
+    "executable": sys.executable,
+    "version": "%d.%d.%d" % sys.version_info[:3],
+    "minor": "%d.%d" % sys.version_info[:2],
+    "base_prefix": sys.base_prefix,
+    "stdlib": os.path.dirname(os.__file__),
+    "platform": sysconfig.get_platform(),
+    "cache_tag": sys.implementation.cache_tag,
+}))
+"#;
+
+impl Interpreter {
+    pub fn query(exe: &Path) -> Result<Interpreter> {
+        let out = Command::new(exe)
+            .args(["-I", "-c", QUERY])
+            .output()
+            .with_context(|| format!("running {}", exe.display()))?;
+        if !out.status.success() {
+            bail!("{} failed: {}", exe.display(), String::from_utf8_lossy(&out.stderr).trim());
+        }
+        serde_json::from_slice(&out.stdout).with_context(|| format!("reading what {} reported", exe.display()))
+    }
+
+    /// Runs `python -m <args>` with this interpreter, failing with its output on error.
+    pub fn run_module(&self, args: &[&std::ffi::OsStr], what: &str) -> Result<()> {
+        self.run_module_in(args, Path::new("."), what)
+    }
+
+    /// As [`Self::run_module`], in directory `cwd`.
+    pub fn run_module_in(&self, args: &[&std::ffi::OsStr], cwd: &Path, what: &str) -> Result<()> {
+        let out = Command::new(&self.executable)
+            .current_dir(cwd)
+            .arg("-m")
+            .args(args)
+            .env_remove("PYTHONPATH")
+            .env_remove("PYTHONHOME")
+            .output()
+            .with_context(|| format!("running {}", self.executable.display()))?;
+        if !out.status.success() {
+            bail!(
+                "{what} failed ({}):\n{}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+
+    /// Precompiles every `.py` below `dir` to unchecked-hash `.pyc`, so start-up never compiles.
+    pub fn compile_all(&self, dir: &Path) -> Result<()> {
+        let args: [&std::ffi::OsStr; 8] = [
+            "compileall".as_ref(),
+            "-q".as_ref(),
+            "-j".as_ref(),
+            "0".as_ref(),
+            "--invalidation-mode".as_ref(),
+            "unchecked-hash".as_ref(),
+            "-o0".as_ref(),
+            dir.as_os_str(),
+        ];
+        // compileall exits 1 when a file has a syntax error (e.g. a Python 2 file in a package); those
+        // files are shipped as source, as pip itself would leave them.
+        let _ = self.run_module(&args, "compiling Python files");
+        Ok(())
+    }
+}
+
+/// Finds an interpreter of `version` (`3.11`). `runtime`, when set, is an install prefix or an
+/// extracted python-build-standalone tree. Every place tried is named in the error.
+pub fn find(version: &str, runtime: Option<&Path>) -> Result<Interpreter> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(prefix) = runtime {
+        for sub in ["bin", "python/install/bin", "install/bin"] {
+            candidates.push(prefix.join(sub).join(format!("python{version}")));
+            candidates.push(prefix.join(sub).join("python3"));
+        }
+    } else {
+        if let Some(p) = std::env::var_os("AURORAVIEW_PYTHON") {
+            candidates.push(PathBuf::from(p));
+        }
+        if let Some(p) = which(&format!("python{version}")) {
+            candidates.push(p);
+        }
+        let pyenv_root =
+            std::env::var_os("PYENV_ROOT").map(PathBuf::from).or_else(|| dirs_home().map(|h| h.join(".pyenv")));
+        if let Some(root) = pyenv_root {
+            let mut found: Vec<(Vec<u32>, PathBuf)> = fs_err::read_dir(root.join("versions"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let rest = name.strip_prefix(version)?.strip_prefix('.')?;
+                    let patch: u32 = rest.parse().ok()?;
+                    Some((vec![patch], e.path().join("bin").join(format!("python{version}"))))
+                })
+                .collect();
+            found.sort();
+            candidates.extend(found.into_iter().rev().map(|(_, p)| p));
+        }
+        for prefix in ["/usr/local/bin", "/usr/bin"] {
+            candidates.push(Path::new(prefix).join(format!("python{version}")));
+        }
+        if let Some(p) = which("python3") {
+            candidates.push(p);
+        }
+    }
+    let mut tried = Vec::new();
+    for c in candidates {
+        if !c.exists() || tried.iter().any(|(p, _)| *p == c) {
+            tried.push((c, "not found".to_string()));
+            continue;
+        }
+        match Interpreter::query(&c) {
+            Ok(i) if i.minor == version => return Ok(i),
+            Ok(i) => tried.push((c, format!("is Python {}", i.version))),
+            Err(e) => tried.push((c, format!("{e:#}"))),
+        }
+    }
+    let list: Vec<String> = tried.iter().map(|(p, why)| format!("  {} ({why})", p.display())).collect();
+    bail!(
+        "no Python {version} found; searched:\n{}\nhint: install CPython {version} (e.g. `pyenv install {version}`), or set `[python] runtime` to an install prefix or a python-build-standalone archive",
+        list.join("\n")
+    )
+}
+
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+fn dirs_home() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from)
+}

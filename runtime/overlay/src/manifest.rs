@@ -1,0 +1,132 @@
+//! The manifest: everything the runtime needs to start, readable without decompressing anything.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub app: AppInfo,
+    pub window: WindowInfo,
+    pub python: PythonInfo,
+    /// Environment variables set for Python, from the config's `[env]`.
+    pub env: BTreeMap<String, String>,
+    pub license: Option<LicenseInfo>,
+    /// The bundled interpreter, absent for strategies that carry none.
+    pub runtime: Option<RuntimeInfo>,
+    /// `blake3:<hex>` over the index and payload sections.
+    pub content_hash: String,
+    /// Number of entries and their total size once extracted.
+    pub entry_count: u64,
+    pub unpacked_size: u64,
+    /// Version of `auroraview-pack` that wrote the file.
+    pub packer_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppInfo {
+    pub name: String,
+    pub version: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowInfo {
+    pub width: u32,
+    pub height: u32,
+    pub resizable: bool,
+    pub debug: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    Standalone,
+    Pyoxidizer,
+    Embedded,
+    Portable,
+    System,
+}
+
+impl Strategy {
+    pub const ALL: [(&'static str, Strategy); 5] = [
+        ("standalone", Strategy::Standalone),
+        ("pyoxidizer", Strategy::Pyoxidizer),
+        ("embedded", Strategy::Embedded),
+        ("portable", Strategy::Portable),
+        ("system", Strategy::System),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::ALL.iter().find(|(_, s)| *s == self).map(|(n, _)| *n).unwrap_or("?")
+    }
+
+    /// Whether the file carries a Python runtime of its own.
+    pub fn bundles_runtime(self) -> bool {
+        matches!(self, Strategy::Standalone | Strategy::Pyoxidizer | Strategy::Portable)
+    }
+}
+
+/// Where Python runs: inside the executable's process, or in a supervised child process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Isolation {
+    Thread,
+    Process,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PythonInfo {
+    /// `module:function` or a `file.py` path relative to `python/`.
+    pub entry_point: String,
+    pub strategy: Strategy,
+    pub isolation: Isolation,
+    /// `major.minor` the app was packed for.
+    pub version: String,
+    /// Unexpanded: may hold `$EXTRACT_DIR`, `$SITE_PACKAGES`, `$RESOURCES_DIR`.
+    pub module_search_paths: Vec<String>,
+    pub filesystem_importer: bool,
+    /// Interpreter to start for the `system` strategy; `None` means `python3` on PATH.
+    pub interpreter: Option<String>,
+    /// How many times a crashed subprocess backend is restarted before giving up.
+    pub max_restarts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseInfo {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub public_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeInfo {
+    /// Full version of the bundled interpreter, e.g. `3.11.7`.
+    pub python_version: String,
+    /// Path of the runtime tree inside the overlay, e.g. `runtime`.
+    pub root: String,
+    /// Path of the standard library relative to `root`, e.g. `lib/python3.11`.
+    pub stdlib: String,
+    pub target: String,
+}
+
+/// One entry of the index section: what `inspect` lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    pub path: String,
+    pub size: u64,
+    pub kind: EntryKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    File,
+    Executable,
+    Symlink,
+}

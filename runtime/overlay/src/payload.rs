@@ -1,0 +1,143 @@
+//! Building the payload: deterministic tar streams, each compressed as one zstd frame. Frames
+//! concatenate into one zstd stream and their tars into one tar stream, so a frame whose inputs did
+//! not change (the runtime, site-packages) can be reused by the packer without recompression.
+
+use crate::manifest::{EntryKind, IndexEntry};
+use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
+
+/// A file to put in the payload.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Path inside the overlay, `/`-separated, relative.
+    pub archive_path: String,
+    pub content: Content,
+    pub executable: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Content {
+    Path(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+impl SourceFile {
+    pub fn from_path(archive_path: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let executable = is_executable(&path);
+        SourceFile { archive_path: archive_path.into(), content: Content::Path(path), executable }
+    }
+
+    pub fn from_bytes(archive_path: impl Into<String>, bytes: Vec<u8>) -> Self {
+        SourceFile { archive_path: archive_path.into(), content: Content::Bytes(bytes), executable: false }
+    }
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).map(|m| m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &Path) -> bool {
+    false
+}
+
+/// One compressed frame and the index of what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub compressed: Vec<u8>,
+    pub index: Vec<IndexEntry>,
+}
+
+/// Builds one frame. Entries are sorted by path and carry no mtimes, owners or source permissions
+/// beyond the executable bit, so the same inputs always give the same bytes.
+pub struct FrameBuilder {
+    files: Vec<SourceFile>,
+    level: i32,
+}
+
+impl FrameBuilder {
+    pub fn new(level: i32) -> Self {
+        FrameBuilder { files: Vec::new(), level }
+    }
+
+    pub fn add(&mut self, file: SourceFile) {
+        self.files.push(file);
+    }
+
+    pub fn extend(&mut self, files: impl IntoIterator<Item = SourceFile>) {
+        self.files.extend(files);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    pub fn finish(mut self) -> io::Result<Frame> {
+        self.files.sort_by(|a, b| a.archive_path.cmp(&b.archive_path));
+        if let Some(w) = self.files.windows(2).find(|w| w[0].archive_path == w[1].archive_path) {
+            return Err(io::Error::other(format!("two inputs map to the same path `{}`", w[0].archive_path)));
+        }
+        let mut encoder = zstd::stream::Encoder::new(Vec::new(), self.level)?;
+        encoder.include_checksum(true)?;
+        // A fixed worker count keeps the output independent of the machine's core count.
+        encoder.multithread(2)?;
+        encoder.long_distance_matching(true)?;
+        let mut tar = tar::Builder::new(encoder);
+        let mut index = Vec::with_capacity(self.files.len());
+        for file in &self.files {
+            if let Err(why) = validate_entry_path(&file.archive_path) {
+                return Err(io::Error::other(format!("cannot pack `{}`: {why}", file.archive_path)));
+            }
+            let bytes = match &file.content {
+                Content::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
+                Content::Path(p) => std::borrow::Cow::Owned(fs_err::read(p)?),
+            };
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(if file.executable { 0o755 } else { 0o644 });
+            header.set_mtime(0);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_entry_type(tar::EntryType::Regular);
+            tar.append_data(&mut header, &file.archive_path, bytes.as_ref())?;
+            index.push(IndexEntry {
+                path: file.archive_path.clone(),
+                size: bytes.len() as u64,
+                kind: if file.executable { EntryKind::Executable } else { EntryKind::File },
+            });
+        }
+        let encoder = tar.into_inner()?;
+        let mut compressed = encoder.finish()?;
+        compressed.flush()?;
+        Ok(Frame { compressed, index })
+    }
+}
+
+/// Rejects paths that could land outside the extraction directory or are not portable.
+pub fn validate_entry_path(path: &str) -> Result<(), &'static str> {
+    if path.is_empty() {
+        return Err("empty path");
+    }
+    if path.starts_with('/') || path.starts_with('\\') || Path::new(path).is_absolute() {
+        return Err("absolute path");
+    }
+    if path.contains('\\') || path.contains('\0') {
+        return Err("backslash or NUL in path");
+    }
+    for part in path.split('/') {
+        match part {
+            "" | "." => return Err("empty or `.` path component"),
+            ".." => return Err("`..` path component"),
+            _ => {}
+        }
+    }
+    for c in Path::new(path).components() {
+        if !matches!(c, Component::Normal(_)) {
+            return Err("path is not a plain relative path");
+        }
+    }
+    Ok(())
+}
