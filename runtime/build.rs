@@ -3,7 +3,7 @@
 
 fn main() {
     let config = pyo3_build_config::get();
-    println!("cargo:rustc-env=AURORAVIEW_PYTHON_VERSION={}.{}", config.version.major, config.version.minor);
+    println!("cargo:rustc-env=AURORAVIEW_PYTHON_VERSION={}.{}", config.version().major, config.version().minor);
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
         println!("cargo:rustc-link-arg-bins=-Wl,--export-dynamic");
     }

@@ -1,11 +1,173 @@
+//! The executable every packed AuroraView app is: it finds the overlay appended to itself,
+//! extracts it once into the cache, starts CPython on a thread named `python`, and serves the
+//! app's JSON-RPC calls (`--headless`: on stdin/stdout).
+
+mod bench;
+mod dispatch;
+mod environment;
+mod extract;
+mod headless;
+mod interpreter;
+mod transport;
+
+use anyhow::{Context, Result, bail};
+use auroraview_overlay::{Manifest, Overlay};
+use environment::Layout;
+use interpreter::{Entry, Interpreter, Settings};
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use transport::{LineSource, Transport};
+
 /// Read by `auroraview-pack` to refuse pairing this stub with a runtime of another Python version.
 #[used]
 static STUB_INFO: &str = concat!("AURORAVIEW-STUB-INFO:python=", env!("AURORAVIEW_PYTHON_VERSION"), ";end");
 
-fn main() {
-    let exe = std::env::current_exe().expect("current exe");
-    match auroraview_overlay::Overlay::open(&exe) {
-        Ok(o) => println!("overlay found: {}", o.manifest().app.name),
-        Err(e) => eprintln!("{e}"),
+const USAGE: &str = "\
+usage: APP [--headless] [-- ARGS...]
+
+  --headless   no window: read JSON-RPC requests from stdin, one per line, and write responses and
+               events to stdout, one per line; exit when stdin ends
+  --version    print the app's and the runtime's versions
+
+Environment: AURORAVIEW_CACHE_DIR (where the app is extracted), AURORAVIEW_LOG=debug.";
+
+enum Mode {
+    Headless,
+    Window,
+    BenchInProcess(usize),
+}
+
+struct Args {
+    mode: Mode,
+    /// Passed to Python as sys.argv[1:].
+    rest: Vec<String>,
+}
+
+fn parse_args() -> Result<Option<Args>> {
+    let mut mode = Mode::Window;
+    let mut rest = Vec::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--headless" => mode = Mode::Headless,
+            "--bench-in-process" => {
+                let n = it.next().and_then(|n| n.parse().ok()).context("--bench-in-process takes a number")?;
+                mode = Mode::BenchInProcess(n);
+            }
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return Ok(None);
+            }
+            "--version" => {
+                let exe = std::env::current_exe()?;
+                let app =
+                    Overlay::open(&exe).map(|o| format!("{} {}", o.manifest().app.name, o.manifest().app.version));
+                println!(
+                    "{} (auroraview-runtime {}, Python {})",
+                    app.unwrap_or_else(|_| "no app".into()),
+                    env!("CARGO_PKG_VERSION"),
+                    env!("AURORAVIEW_PYTHON_VERSION")
+                );
+                return Ok(None);
+            }
+            "--" => {
+                rest.extend(it.by_ref());
+            }
+            _ => rest.push(a),
+        }
     }
+    Ok(Some(Args { mode, rest }))
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run() -> Result<u8> {
+    let Some(args) = parse_args()? else { return Ok(0) };
+    let exe = std::env::current_exe().context("locating this executable")?;
+    let overlay = Overlay::open(&exe).map_err(|e| match e {
+        auroraview_overlay::Error::NotFound { .. } => {
+            anyhow::anyhow!("{e}\nhint: this is the bare runtime; `auroraview-pack build` appends an app to it")
+        }
+        e => e.into(),
+    })?;
+    let manifest = overlay.manifest().clone();
+    let extracted = extract::ensure(&overlay)?;
+    let layout = Layout::new(&extracted.root, &manifest);
+    for (k, v) in layout.variables(&manifest) {
+        // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
+        unsafe { std::env::set_var(k, v) };
+    }
+
+    let transport = match args.mode {
+        Mode::Headless => {
+            let (input, output) = headless::take_stdio().context("taking stdin/stdout for the protocol")?;
+            let output = Mutex::new(output);
+            Transport {
+                dispatcher: dispatch::Dispatcher::new(
+                    Box::new(LineSource(Mutex::new(std::io::BufReader::with_capacity(1 << 16, input)))),
+                    transport::TAKEOVER_AFTER,
+                ),
+                sink: Box::new(move |line: &str| {
+                    let mut buf = Vec::with_capacity(line.len() + 1);
+                    buf.extend_from_slice(line.as_bytes());
+                    buf.push(b'\n');
+                    output.lock().unwrap_or_else(|e| e.into_inner()).write_all(&buf)
+                }),
+            }
+        }
+        Mode::BenchInProcess(n) => return bench::in_process(n, &manifest, &layout, &exe),
+        Mode::Window => bail!("this build has no window yet; run with --headless"),
+    };
+    let transport = transport::install(transport);
+    std::thread::Builder::new()
+        .name("auroraview-watchdog".into())
+        .spawn(move || transport.dispatcher.run_watchdog())
+        .context("starting the watchdog thread")?;
+    let code = run_python(&manifest, &layout, &exe, args.rest)?;
+    drop(extracted);
+    Ok(code)
+}
+
+/// Runs the app's Python on a thread named `python` and waits for it. Returns the exit code.
+pub fn run_python(manifest: &Manifest, layout: &Layout, exe: &std::path::Path, rest: Vec<String>) -> Result<u8> {
+    run_python_then(manifest, layout, exe, rest, None)
+}
+
+pub fn run_python_then(
+    manifest: &Manifest,
+    layout: &Layout,
+    exe: &std::path::Path,
+    rest: Vec<String>,
+    after: Option<String>,
+) -> Result<u8> {
+    let mut argv = vec![exe.display().to_string()];
+    argv.extend(rest);
+    let settings =
+        Settings { home: layout.home.clone(), program: exe.to_path_buf(), argv, sys_path: layout.sys_path(manifest) };
+    let entry = Entry::parse(&manifest.python.entry_point, &layout.python);
+    let site_packages = layout.site_packages.clone();
+    let python = std::thread::Builder::new()
+        .name("python".into())
+        .spawn(move || -> Result<u8> {
+            let interp = Interpreter::start(&settings)?;
+            let mut code = interp.run_entry(&entry, &site_packages);
+            if let (0, Some(code_after)) = (code, after) {
+                code = interp.run_code(&code_after);
+            }
+            if !interp.finish() && code == 0 {
+                code = 120;
+            }
+            Ok(code)
+        })
+        .context("starting the Python thread")?;
+    python.join().map_err(|_| anyhow::anyhow!("the Python thread panicked"))?
 }

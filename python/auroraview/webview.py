@@ -1,0 +1,126 @@
+"""``WebView``: the app's handle on its window. Bind Python functions for the page to call, listen
+to and emit events, and ``show()``.
+
+Packed (``AURORAVIEW_PACKED=1``), the runtime embeds Python and provides the ``_auroraview_runtime``
+transport; ``show()`` serves calls until the app shuts down. Unpacked, ``show()`` serves the same
+JSON lines on stdin/stdout.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+from . import _serve
+from ._router import Handler, Router, encode_event
+
+#: One router per process: every WebView of the app answers the same page.
+_router = Router()
+_transport: Any = None
+_served = False
+
+
+def _get_transport() -> Any:
+    global _transport
+    if _transport is None:
+        try:
+            import _auroraview_runtime  # type: ignore[import-not-found]  # provided by the packed runtime
+        except ImportError:
+            _transport = _serve.StdioTransport.from_process()
+        else:
+            _transport = _auroraview_runtime
+    return _transport
+
+
+def serve_forever() -> None:
+    """Serves calls until the app shuts down. Called by ``show()``, and by the runtime when an entry
+    point returns without calling it."""
+    global _served
+    _served = True
+    _serve.serve(_router, _get_transport())
+
+
+def was_served() -> bool:
+    return _served
+
+
+class WebView:
+    """A window showing the app's frontend.
+
+    Size, title and resizability of the packed app come from ``auroraview.pack.toml``; the
+    arguments here are kept for the development run and for code shared with other hosts.
+    """
+
+    def __init__(
+        self,
+        title: str = "AuroraView",
+        width: int = 800,
+        height: int = 600,
+        url: Optional[str] = None,
+        html: Optional[str] = None,
+        debug: Optional[bool] = None,
+        resizable: bool = True,
+        **options: Any,
+    ) -> None:
+        self.title = title
+        self.width = width
+        self.height = height
+        self.url = url
+        self.html = html
+        self.debug = bool(debug)
+        self.resizable = resizable
+        self.options = options
+        self._router = _router
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def bind_call(self, method: str, func: Optional[Handler] = None) -> Any:
+        """Makes ``func`` answer ``auroraview.call(method, params)``.
+
+        Use as ``view.bind_call("api.x", func)`` or as a decorator ``@view.bind_call("api.x")``.
+        A params object becomes keyword arguments, an array positional arguments, null or no params
+        no arguments, and any other value one argument.
+        """
+        if func is None:
+
+            def decorator(f: Handler) -> Handler:
+                return self._router.bind(method, f)
+
+            return decorator
+        return self._router.bind(method, func)
+
+    def bind_api(self, obj: Any, namespace: str = "api") -> List[str]:
+        """Binds every public method of ``obj`` as ``<namespace>.<name>``; returns the names."""
+        names = []
+        for name in dir(obj):
+            if name.startswith("_"):
+                continue
+            attr = getattr(obj, name)
+            if callable(attr):
+                self._router.bind(f"{namespace}.{name}", attr)
+                names.append(f"{namespace}.{name}")
+        return names
+
+    # -- events -----------------------------------------------------------------------------
+
+    def on(self, event: str, handler: Optional[Handler] = None) -> Any:
+        """Runs ``handler(data)`` when the page emits ``event``. Also usable as a decorator."""
+        if handler is None:
+
+            def decorator(f: Handler) -> Handler:
+                return self._router.on(event, f)
+
+            return decorator
+        return self._router.on(event, handler)
+
+    def off(self, event: str, handler: Optional[Handler] = None) -> None:
+        self._router.off(event, handler)
+
+    def emit(self, event: str, data: Any = None) -> None:
+        """Sends ``{"event", "data"}`` to the page (to stdout in ``--headless``)."""
+        _get_transport().send(encode_event(event, data))
+
+    # -- life -------------------------------------------------------------------------------
+
+    def show(self) -> None:
+        """Serves the page's calls until the window closes (or, headless, stdin ends)."""
+        serve_forever()

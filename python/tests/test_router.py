@@ -1,0 +1,93 @@
+import io
+import json
+import threading
+import time
+
+from auroraview import Router
+from auroraview._serve import StdioTransport, serve
+
+
+def call(router, method, params=None, with_params=True, msg_id=1):
+    msg = {"id": msg_id, "method": method}
+    if with_params:
+        msg["params"] = params
+    return json.loads(router.handle(json.dumps(msg)))
+
+
+def test_params_mapping():
+    r = Router()
+    r.bind("f", lambda *a, **k: {"args": list(a), "kwargs": k})
+    assert call(r, "f", {"x": 1})["result"] == {"args": [], "kwargs": {"x": 1}}
+    assert call(r, "f", [1, 2])["result"] == {"args": [1, 2], "kwargs": {}}
+    assert call(r, "f", None)["result"] == {"args": [], "kwargs": {}}
+    assert call(r, "f", with_params=False)["result"] == {"args": [], "kwargs": {}}
+    assert call(r, "f", "one")["result"] == {"args": ["one"], "kwargs": {}}
+    assert call(r, "f", 5)["result"] == {"args": [5], "kwargs": {}}
+
+
+def test_exception_becomes_error_response():
+    r = Router()
+
+    def boom():
+        raise ValueError("bad value")
+
+    r.bind("boom", boom)
+    out = call(r, "boom")
+    assert out["ok"] is False and out["id"] == 1
+    assert out["error"] == "bad value"
+    assert out["type"] == "ValueError"
+    assert "boom" in out["traceback"]
+
+
+def test_unknown_method_and_malformed():
+    r = Router()
+    out = call(r, "nope")
+    assert out == {"id": 1, "ok": False, "error": "unknown method 'nope'", "type": "MethodNotFound"}
+    assert json.loads(r.handle("{not json"))["type"] == "ParseError"
+    assert json.loads(r.handle("[1, 2]"))["type"] == "ParseError"
+    assert json.loads(r.handle('{"id": 3}'))["type"] == "InvalidRequest"
+
+
+def test_unserializable_result():
+    r = Router()
+    r.bind("obj", lambda: object())
+    out = call(r, "obj")
+    assert out["ok"] is False and "not JSON-serializable" in out["error"]
+
+
+def test_events_and_builtins():
+    r = Router()
+    seen = []
+    r.on("ping", seen.append)
+    r.on("ping", lambda d: 1 / 0)  # a failing handler does not stop the others
+    r.on("ping", lambda d: seen.append(("second", d)))
+    assert r.handle(json.dumps({"event": "ping", "data": {"n": 1}})) is None
+    assert seen == [{"n": 1}, ("second", {"n": 1})]
+    r.bind("api.a", lambda: 1)
+    assert call(r, "__methods__")["result"] == ["api.a"]
+    assert call(r, "__echo__", {"x": [1]})["result"] == {"x": [1]}
+
+
+def test_slow_handler_does_not_block_others():
+    r = Router()
+    r.bind("slow", lambda: time.sleep(1.0) or "slow")
+    r.bind("echo", lambda x: x)
+    lines = [json.dumps({"id": "s", "method": "slow"}), json.dumps({"id": "e", "method": "echo", "params": [7]})]
+    rd = io.StringIO("\n".join(lines) + "\n")
+
+    class Out(io.StringIO):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def write(self, s):
+            self.times.append((time.monotonic(), s))
+            return super().write(s)
+
+    out = Out()
+    t = threading.Thread(target=serve, args=(r, StdioTransport(rd, out)))
+    t.start()
+    t.join(10)
+    _, first = out.times[0]
+    assert json.loads(first)["id"] == "e"
+    assert [json.loads(s)["id"] for _, s in out.times] == ["e", "s"]
