@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 /// Bumped when what the packer puts in a cached frame changes.
-pub const CACHE_VERSION: u32 = 1;
+pub const CACHE_VERSION: u32 = 2;
 
 pub fn cache_root() -> PathBuf {
     std::env::var_os("AURORAVIEW_CACHE_DIR")
@@ -27,10 +27,6 @@ pub struct PackCache {
 impl PackCache {
     pub fn open() -> PackCache {
         PackCache { root: cache_root().join("pack") }
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     fn frame_paths(&self, key: &str) -> (PathBuf, PathBuf) {

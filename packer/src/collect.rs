@@ -47,9 +47,13 @@ impl Excludes {
     }
 }
 
+/// Dropped in every directory `auroraview-pack build` writes to, so a later pack never takes an
+/// earlier pack's output for app code.
+pub const OUTPUT_MARKER: &str = ".auroraview-pack-output";
+
 fn is_junk_dir(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    JUNK_DIRS.contains(&name) || path.join("pyvenv.cfg").is_file()
+    JUNK_DIRS.contains(&name) || path.join("pyvenv.cfg").is_file() || path.join(OUTPUT_MARKER).is_file()
 }
 
 fn is_junk_file(name: &str) -> bool {
@@ -69,7 +73,7 @@ fn rel_string(base: &Path, path: &Path) -> Result<String> {
 pub fn walk(dir: &Path, skip: &dyn Fn(&Path, &str) -> bool) -> Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
     let it = walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name().into_iter();
-    let mut it = it.filter_entry(|e| {
+    let it = it.filter_entry(|e| {
         if e.depth() == 0 {
             return true;
         }
@@ -79,7 +83,7 @@ pub fn walk(dir: &Path, skip: &dyn Fn(&Path, &str) -> bool) -> Result<Vec<(Strin
         let rel = rel_string(dir, e.path()).unwrap_or_default();
         !skip(e.path(), &rel)
     });
-    while let Some(entry) = it.next() {
+    for entry in it {
         let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
         if entry.file_type().is_dir() {
             continue;
@@ -98,7 +102,7 @@ pub fn frontend(cfg: &Config) -> Result<Vec<Input>> {
     let dir = &cfg.frontend.dir;
     if !dir.join("index.html").is_file() {
         bail!(
-            "{}: `frontend.path` = {} has no index.html\nhint: build the frontend first (`auroraview-pack build --build` runs `[frontend] build`), or point `path` at the built directory",
+            "{}: `frontend.path`: {} has no index.html\nhint: build the frontend first (`auroraview-pack build --build` runs `[frontend] build`), or point `path` at the built directory",
             cfg.file.display(),
             dir.display()
         );
@@ -114,7 +118,7 @@ pub fn frontend(cfg: &Config) -> Result<Vec<Input>> {
 pub fn app_python(cfg: &Config, out_dir: &Path) -> Result<Vec<Input>> {
     let excludes = Excludes::new(&cfg.python.exclude)?;
     let frontend = canonical(&cfg.frontend.dir);
-    let out_dir = canonical(out_dir);
+    let out_dirs = [canonical(out_dir), canonical(&cfg.root.join("dist"))];
     let config_file = canonical(&cfg.file);
     let mut inputs = Vec::new();
     for inc in &cfg.python.include_paths {
@@ -125,7 +129,7 @@ pub fn app_python(cfg: &Config, out_dir: &Path) -> Result<Vec<Input>> {
         }
         let skip = |path: &Path, rel: &str| {
             let c = canonical(path);
-            c == frontend || c == out_dir || c == config_file || excludes.matches(rel)
+            c == frontend || out_dirs.contains(&c) || c == config_file || excludes.matches(rel)
         };
         for (rel, source) in walk(inc, &skip)? {
             inputs.push(Input { archive_path: format!("python/{rel}"), source });

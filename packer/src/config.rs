@@ -144,8 +144,8 @@ pub struct Frontend {
 
 #[derive(Debug, Clone)]
 pub enum EntryPoint {
-    /// `module:function`; `file` is where the module was found.
-    Function { module: String, function: String, file: PathBuf },
+    /// `module:function`, found in an include path.
+    Function,
     /// A script run as `__main__`.
     Script { file: PathBuf },
 }
@@ -249,28 +249,30 @@ impl Source<'_> {
     fn key_at(&self, offset: usize) -> Option<String> {
         fn walk(table: &toml::de::DeTable, offset: usize, path: &mut Vec<String>) -> bool {
             for (k, v) in table.iter() {
-                let (ks, vs) = (k.span(), v.span());
-                let inside = ks.contains(&offset) || vs.contains(&offset) || (vs.end == offset && offset > vs.start);
-                if inside {
-                    path.push(k.get_ref().to_string());
-                    if let toml::de::DeValue::Table(t) = v.get_ref() {
-                        walk(t, offset, path);
-                    }
-                    if let toml::de::DeValue::Array(arr) = v.get_ref() {
-                        for (i, item) in arr.iter().enumerate() {
-                            if item.span().contains(&offset) {
-                                path.push(i.to_string());
-                                if let toml::de::DeValue::Table(t) = item.get_ref() {
-                                    walk(t, offset, path);
-                                }
-                                break;
-                            }
-                        }
-                    }
+                path.push(k.get_ref().to_string());
+                if k.span().contains(&offset) || within_value(v, offset, path) {
                     return true;
                 }
+                path.pop();
             }
             false
+        }
+        fn within_value(v: &toml::Spanned<toml::de::DeValue>, offset: usize, path: &mut Vec<String>) -> bool {
+            match v.get_ref() {
+                // A `[table]`'s span is its header: look inside whatever the span says.
+                toml::de::DeValue::Table(t) => walk(t, offset, path) || v.span().contains(&offset),
+                toml::de::DeValue::Array(arr) => {
+                    for (i, item) in arr.iter().enumerate() {
+                        path.push(i.to_string());
+                        if within_value(item, offset, path) {
+                            return true;
+                        }
+                        path.pop();
+                    }
+                    v.span().contains(&offset)
+                }
+                _ => v.span().contains(&offset),
+            }
         }
         let doc = toml::de::DeTable::parse(self.text).ok()?;
         let mut path = Vec::new();
@@ -315,7 +317,7 @@ impl Config {
             let hint = if message.starts_with("unknown field") {
                 Some("remove the key or fix its spelling; the README's config reference lists every key".to_string())
             } else {
-                None
+                Some("fix the value; the README's config reference gives every key's type and default".to_string())
             };
             ConfigError { file: file.to_path_buf(), line: span.map(|s| src.line_col(s.start)), key, message, hint }
         })?;
@@ -370,7 +372,8 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
 
     let frontend_text = raw.frontend.path.unwrap_or_else(|| "frontend".into());
     let frontend_dir = abs(&frontend_text);
-    if !frontend_dir.is_dir() {
+    // With a build command the directory may be what the build makes.
+    if raw.frontend.build.is_none() && !frontend_dir.is_dir() {
         return Err(src.error(
             &["frontend", "path"],
             format!("frontend directory {} does not exist", frontend_dir.display()),
@@ -588,7 +591,7 @@ fn resolve_entry_point(
             && s.chars().all(|c| c.is_alphanumeric() || c == '_')
     };
     let parsed = text.split_once(':').filter(|(m, f)| m.split('.').all(is_ident) && is_ident(f));
-    let Some((module, function)) = parsed else {
+    let Some((module, _function)) = parsed else {
         return Err(src.error(
             &key,
             format!("`{text}` is neither `module:function` nor a `file.py` script"),
@@ -601,7 +604,7 @@ fn resolve_entry_point(
         let base = if inc.is_file() { inc.parent().unwrap_or(inc).to_path_buf() } else { inc.clone() };
         for candidate in [base.join(&rel).with_extension("py"), base.join(&rel).join("__init__.py")] {
             if candidate.is_file() {
-                return Ok(EntryPoint::Function { module: module.into(), function: function.into(), file: candidate });
+                return Ok(EntryPoint::Function);
             }
             searched.push(candidate);
         }
@@ -640,7 +643,7 @@ mod tests {
         assert_eq!((c.window.width, c.window.height), (1280, 720));
         assert_eq!(c.python.strategy, Strategy::Standalone);
         assert_eq!(c.python.module_search_paths, ["$EXTRACT_DIR", "$SITE_PACKAGES"]);
-        assert!(matches!(c.python.entry_point, EntryPoint::Function { ref module, .. } if module == "main"));
+        assert!(matches!(c.python.entry_point, EntryPoint::Function));
     }
 
     #[test]
@@ -658,5 +661,90 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("python.entrypoint"), "{e}");
         assert!(e.message.contains("unknown field"), "{e}");
         assert_eq!(e.line.map(|l| l.0), Some(4));
+    }
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::*;
+
+    /// Every key the config accepts, as the README's reference names them.
+    const ALL_KEYS: &[&str] = &[
+        "app.name",
+        "app.version",
+        "app.title",
+        "window.width",
+        "window.height",
+        "window.resizable",
+        "window.debug",
+        "frontend.path",
+        "frontend.build",
+        "python.entry_point",
+        "python.include_paths",
+        "python.packages",
+        "python.version",
+        "python.strategy",
+        "python.isolation",
+        "python.module_search_paths",
+        "python.filesystem_importer",
+        "python.external_bin",
+        "python.resources",
+        "python.exclude",
+        "python.runtime",
+        "python.interpreter",
+        "python.stdlib_keep",
+        "python.max_restarts",
+        "hooks.collect",
+        "env",
+        "license.type",
+        "license.public_key",
+    ];
+
+    #[test]
+    fn readme_documents_every_key_and_no_other() {
+        let readme = fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        let documented: Vec<&str> = readme
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split_once("` |").map(|(k, _)| k))
+            .collect();
+        assert_eq!(documented, ALL_KEYS, "README config reference and ALL_KEYS differ");
+    }
+
+    #[test]
+    fn every_documented_key_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("frontend")).unwrap();
+        fs_err::write(dir.path().join("main.py"), "def run(): pass\n").unwrap();
+        fs_err::write(dir.path().join("a.txt"), "").unwrap();
+        let mut tables: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for key in ALL_KEYS {
+            let Some((table, name)) = key.split_once('.') else { continue };
+            let value = match *key {
+                "app.name" => "\"x\"".to_string(),
+                "window.width" | "window.height" | "python.max_restarts" => "10".into(),
+                "window.resizable" | "window.debug" | "python.filesystem_importer" => "true".into(),
+                "frontend.path" => "\"frontend\"".into(),
+                "python.entry_point" => "\"main:run\"".into(),
+                "python.version" => "\"3.11\"".into(),
+                "python.strategy" => "\"standalone\"".into(),
+                "python.isolation" => "\"process\"".into(),
+                "python.runtime" => "\".\"".into(),
+                "python.module_search_paths" => "[\"$EXTRACT_DIR\"]".into(),
+                "python.include_paths" | "python.external_bin" | "python.resources" => "[\"a.txt\"]".into(),
+                "python.packages" | "python.exclude" | "python.stdlib_keep" => "[\"x\"]".into(),
+                "hooks.collect" => "[{ from = \"a.txt\", to = \"r\" }]".into(),
+                _ => "\"v\"".into(),
+            };
+            tables.entry(table).or_default().push(format!("{name} = {value}"));
+        }
+        let mut text = String::new();
+        for (table, lines) in tables {
+            text.push_str(&format!("[{table}]\n{}\n", lines.join("\n")));
+        }
+        text.push_str("[env]\nK = \"v\"\n");
+        fs_err::write(dir.path().join("main.py"), "def run(): pass\n").unwrap();
+        let text = text.replace("include_paths = [\"a.txt\"]", "include_paths = [\".\"]");
+        Config::parse(&dir.path().join(DEFAULT_FILE), &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     }
 }

@@ -14,12 +14,10 @@ pub struct Interpreter {
     pub version: String,
     /// `3.11`
     pub minor: String,
-    pub base_prefix: PathBuf,
     /// The directory of `os.py`.
     pub stdlib: PathBuf,
     /// `x86_64-unknown-linux-gnu`-style description of the platform, from sysconfig.
     pub platform: String,
-    pub cache_tag: String,
 }
 
 const QUERY: &str = r#"
@@ -28,10 +26,8 @@ print(json.dumps({
     "executable": sys.executable,
     "version": "%d.%d.%d" % sys.version_info[:3],
     "minor": "%d.%d" % sys.version_info[:2],
-    "base_prefix": sys.base_prefix,
     "stdlib": os.path.dirname(os.__file__),
     "platform": sysconfig.get_platform(),
-    "cache_tag": sys.implementation.cache_tag,
 }))
 "#;
 
@@ -74,8 +70,10 @@ impl Interpreter {
     }
 
     /// Precompiles every `.py` below `dir` to unchecked-hash `.pyc`, so start-up never compiles.
+    /// Paths recorded in the `.pyc` are relative to `dir` (CPython fixes them up at import), so
+    /// the output does not depend on where the staging directory was.
     pub fn compile_all(&self, dir: &Path) -> Result<()> {
-        let args: [&std::ffi::OsStr; 8] = [
+        let args: [&std::ffi::OsStr; 10] = [
             "compileall".as_ref(),
             "-q".as_ref(),
             "-j".as_ref(),
@@ -83,6 +81,8 @@ impl Interpreter {
             "--invalidation-mode".as_ref(),
             "unchecked-hash".as_ref(),
             "-o0".as_ref(),
+            "-s".as_ref(),
+            dir.as_os_str(),
             dir.as_os_str(),
         ];
         // compileall exits 1 when a file has a syntax error (e.g. a Python 2 file in a package); those

@@ -116,14 +116,6 @@ impl<S: Source> Dispatcher<S> {
         }
     }
 
-    /// Ends every `recv` once the current messages are handled (used when the window closes).
-    pub fn close(&self) {
-        let mut st = self.lock();
-        st.closed = true;
-        self.followers.notify_all();
-        self.watchdog.notify_all();
-    }
-
     /// Runs until closed: hands leadership over when the leader is stuck in one handler. Ticks
     /// only while messages flow; parks after a quiet period.
     pub fn run_watchdog(&self) {

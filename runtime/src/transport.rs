@@ -105,7 +105,7 @@ pub mod _auroraview_runtime {
     #[pyfunction]
     fn recv(py: Python<'_>) -> (Option<String>, bool) {
         let Some(t) = installed() else { return (None, false) };
-        t.dispatcher.recv(&|f| py.detach(|| f()))
+        t.dispatcher.recv(&|f| py.detach(f))
     }
 
     /// Sends one response or event line to the frontend (stdout in `--headless`).

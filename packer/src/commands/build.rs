@@ -121,6 +121,10 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
     let out = out_dir.join(format!("{}{}", cfg.app.name, std::env::consts::EXE_SUFFIX));
     let manifest = auroraview_overlay::write_executable(&stub.path, &out, OverlayParts { manifest, frames })
         .with_context(|| format!("writing {}", out.display()))?;
+    let marker = out_dir.join(collect::OUTPUT_MARKER);
+    if !marker.exists() {
+        fs_err::write(&marker, "Written by auroraview-pack: packing skips this directory.\n")?;
+    }
     let size = fs_err::metadata(&out)?.len();
     if !report.quiet {
         eprintln!(
@@ -139,7 +143,7 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
 /// The entry point as the runtime finds it: `module:function`, or a script path below `python/`.
 fn entry_point_in_overlay(cfg: &Config) -> Result<String> {
     match &cfg.python.entry_point {
-        config::EntryPoint::Function { .. } => Ok(cfg.python.entry_point_text.clone()),
+        config::EntryPoint::Function => Ok(cfg.python.entry_point_text.clone()),
         config::EntryPoint::Script { file } => {
             let file = fs_err::canonicalize(file)?;
             for inc in &cfg.python.include_paths {

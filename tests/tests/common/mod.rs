@@ -1,0 +1,236 @@
+//! Helpers for the end-to-end tests: write a small app, pack it with the real `auroraview-pack`,
+//! run the executable and talk JSON lines to it.
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// `target/<profile>/`, where `ci/test` built the binaries.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(p.is_file(), "{} is missing: build the binaries first (`cargo build --release --bins`)", p.display());
+    p
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The packer's cache, shared by all tests so the runtime is compressed once.
+pub fn pack_cache() -> PathBuf {
+    bin_dir().join("e2e-pack-cache")
+}
+
+/// An app project in a temporary directory.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        let p = Project { dir: tempfile::tempdir().unwrap() };
+        p.write("frontend/index.html", "<!doctype html><title>t</title><p>hi</p>");
+        p
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, content: &str) -> &Self {
+        let p = self.dir.path().join(rel);
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(p, content).unwrap();
+        self
+    }
+
+    pub fn config(&self, toml: &str) -> &Self {
+        self.write("auroraview.pack.toml", toml)
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("auroraview.pack.toml")
+    }
+
+    /// Runs `auroraview-pack build`; returns its output.
+    pub fn pack_output(&self, extra: &[&str]) -> Output {
+        Command::new(bin("auroraview-pack"))
+            .arg("build")
+            .arg("--config")
+            .arg(self.config_path())
+            .args(extra)
+            .env("AURORAVIEW_CACHE_DIR", pack_cache())
+            .output()
+            .unwrap()
+    }
+
+    /// Packs and returns the executable's path; fails the test with the packer's output otherwise.
+    pub fn pack(&self) -> PathBuf {
+        let out = self.pack_output(&[]);
+        assert!(out.status.success(), "pack failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        PathBuf::from(stdout.split('\t').next().unwrap().trim())
+    }
+}
+
+pub fn inspect(exe: &Path) -> Value {
+    let out = Command::new(bin("auroraview-pack")).arg("inspect").arg("--json").arg(exe).output().unwrap();
+    assert!(out.status.success(), "inspect failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+pub fn entry_paths(exe: &Path) -> Vec<String> {
+    inspect(exe)["entries"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap().to_string()).collect()
+}
+
+/// A running packed app in `--headless` mode with its own extraction cache.
+pub struct Headless {
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    pending: HashMap<String, Value>,
+    pub events: Vec<Value>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+pub fn headless_command(exe: &Path, cache: &Path) -> Command {
+    let mut c = Command::new(exe);
+    c.arg("--headless")
+        .env("AURORAVIEW_CACHE_DIR", cache)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+impl Headless {
+    pub fn start(exe: &Path, cache: &Path) -> Headless {
+        Self::spawn(headless_command(exe, cache))
+    }
+
+    pub fn spawn(mut cmd: Command) -> Headless {
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr_buf = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut stderr = child.stderr.take().unwrap();
+        let buf = stderr_buf.clone();
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+            buf.lock().unwrap().push_str(&s);
+        });
+        let stdin = child.stdin.take();
+        Headless { child, stdin, lines: rx, pending: HashMap::new(), events: Vec::new(), stderr: stderr_buf }
+    }
+
+    pub fn send_raw(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    pub fn send(&mut self, id: &str, method: &str, params: Value) {
+        self.send_raw(&json!({"id": id, "method": method, "params": params}).to_string());
+    }
+
+    /// The next line from stdout, parsed.
+    pub fn next_message(&mut self) -> Value {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no message from the app; stderr:\n{}", self.stderr()));
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line:?}"))
+    }
+
+    /// Waits for the response with `id`, keeping others and events for later.
+    pub fn response(&mut self, id: &str) -> Value {
+        loop {
+            if let Some(v) = self.pending.remove(id) {
+                return v;
+            }
+            let msg = self.next_message();
+            if msg.get("event").is_some() {
+                self.events.push(msg);
+                continue;
+            }
+            let got = msg["id"].as_str().map(String::from).unwrap_or_else(|| msg["id"].to_string());
+            self.pending.insert(got, msg);
+        }
+    }
+
+    pub fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = format!("c{}", rand_id());
+        self.send(&id, method, params);
+        self.response(&id)
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    /// Closes stdin and waits for the exit code.
+    pub fn finish(mut self) -> (i32, String) {
+        self.close_stdin();
+        let status = wait_timeout(&mut self.child, Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(50));
+        let stderr = self.stderr();
+        (status, stderr)
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+fn rand_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+pub fn wait_timeout(child: &mut Child, limit: Duration) -> i32 {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.code().unwrap_or(-1);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("process did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs the exe headless with the given stdin lines; returns (exit code, stdout lines, stderr).
+pub fn run_lines(exe: &Path, cache: &Path, lines: &[&str]) -> (i32, Vec<String>, String) {
+    let mut child = headless_command(exe, cache).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for l in lines {
+        writeln!(stdin, "{l}").unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
+    (out.status.code().unwrap_or(-1), stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+}
