@@ -1,0 +1,5 @@
+"""A second module, imported by main."""
+
+
+def describe():
+    return "helper module"
