@@ -301,7 +301,8 @@ fn corrupted_or_truncated_files_fail_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let stub_len = inspect(probe())["stub_size"].as_u64().unwrap() as usize;
     let len = fs_err::metadata(probe()).unwrap().len() as usize;
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Vec<u8>)>, &str)> = vec![
+    type Damage = Box<dyn FnOnce(&mut Vec<u8>)>;
+    let cases: Vec<(&str, Damage, &str)> = vec![
         ("flipped payload byte", Box::new(move |b: &mut Vec<u8>| b[len - 2000] ^= 0x5a), "overlay"),
         // Cut inside the overlay: a truncated executable part does not even load.
         (
