@@ -1,0 +1,152 @@
+"""Measures a packed app against a bare Python JSON-lines server, side by side in one run, and
+prints medians and ratios. Targets are printed beside each number; nothing here asserts."""
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.path.join(ROOT, "target", "release")
+PYTHON = os.path.realpath(sys.executable)
+SERVER = [PYTHON, "-S", os.path.join(ROOT, "ci", "bench_server.py")]
+
+RUNS = int(os.environ.get("BENCH_RUNS", "15"))
+SEQ_CALLS = int(os.environ.get("BENCH_SEQ_CALLS", "3000"))
+PIPE_CALLS = int(os.environ.get("BENCH_PIPE_CALLS", "30000"))
+INPROC_CALLS = int(os.environ.get("BENCH_INPROC_CALLS", "200000"))
+
+
+def request(i, method="api.echo"):
+    return json.dumps({"id": i, "method": method, "params": [i]}) + "\n"
+
+
+def pack(workdir):
+    out = subprocess.run(
+        [os.path.join(TARGET, "auroraview-pack"), "build", "-q", "--config",
+         os.path.join(ROOT, "tests", "apps", "bench", "auroraview.pack.toml"), "--out-dir", workdir],
+        check=True, capture_output=True, text=True,
+    )
+    return out.stdout.split("\t")[0].strip()
+
+
+def first_call(cmd, env, method="api.echo"):
+    """Seconds from spawn to the first answered call."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True, bufsize=1)
+    p.stdin.write(request(0, method))
+    p.stdin.flush()
+    line = p.stdout.readline()
+    elapsed = time.perf_counter() - t0
+    p.stdin.close()
+    p.wait()
+    assert json.loads(line)["result"] in (0, [0]), line
+    return elapsed
+
+
+def sequential(cmd, env, n):
+    """Seconds per call, one call at a time."""
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True, bufsize=1)
+    for i in range(200):
+        p.stdin.write(request(i))
+        p.stdin.flush()
+        p.stdout.readline()
+    t0 = time.perf_counter()
+    for i in range(n):
+        p.stdin.write(request(i))
+        p.stdin.flush()
+        p.stdout.readline()
+    elapsed = time.perf_counter() - t0
+    p.stdin.close()
+    p.wait()
+    return elapsed / n
+
+
+def pipelined(cmd, env, n):
+    """Seconds per call with every request written at once."""
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=1 << 20)
+    payload = "".join(request(i) for i in range(n)).encode()
+    p.stdin.write(request(-1).encode())
+    p.stdin.flush()
+    p.stdout.readline()
+    t0 = time.perf_counter()
+    writer = threading.Thread(target=lambda: (p.stdin.write(payload), p.stdin.close()))
+    writer.start()
+    count = 0
+    for _ in p.stdout:
+        count += 1
+    elapsed = time.perf_counter() - t0
+    writer.join()
+    p.wait()
+    assert count == n, count
+    return elapsed / n
+
+
+def median(f, runs=RUNS):
+    return statistics.median(f() for _ in range(runs))
+
+
+def row(name, ours, base, unit, target):
+    ratio = f"{ours / base:5.2f}x" if base else "      "
+    base_s = f"{base:10.3f}" if base else " " * 10
+    print(f"{name:<34} {ours:10.3f} {base_s} {ratio}  {unit:<6} {target}")
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="auroraview-bench-")
+    try:
+        exe = pack(work)
+        cache = os.path.join(work, "cache")
+        env = dict(os.environ, AURORAVIEW_CACHE_DIR=cache)
+        app = [exe, "--headless"]
+        first_call(app, env)  # extract once: the numbers below are warm
+
+        print(f"packed app: {os.path.relpath(exe, work)}, {os.path.getsize(exe) / 2**20:.1f} MiB; "
+              f"baseline: {PYTHON} -S ci/bench_server.py; medians of {RUNS} runs")
+        print(f"{'':<34} {'packed':>10} {'baseline':>10} {'ratio':>6}  {'unit':<6} target")
+        row("warm start to first answered call", median(lambda: first_call(app, env)) * 1e3,
+            median(lambda: first_call(SERVER, env)) * 1e3, "ms", "ratio <= 1.2")
+        row("per call, sequential", median(lambda: sequential(app, env, SEQ_CALLS), 5) * 1e6,
+            median(lambda: sequential(SERVER, env, SEQ_CALLS), 5) * 1e6, "us", "ratio <= 1.0")
+        row("per call, pipelined", median(lambda: pipelined(app, env, PIPE_CALLS), 5) * 1e6,
+            median(lambda: pipelined(SERVER, env, PIPE_CALLS), 5) * 1e6, "us", "ratio <= 1.0")
+
+        inproc = []
+        for _ in range(3):
+            out = subprocess.run([exe, "--bench-in-process", str(INPROC_CALLS)], env=env, check=True,
+                                 capture_output=True, text=True)
+            inproc.append(json.loads(out.stdout))
+        seq = statistics.median(r["sequential_us"] for r in inproc)
+        codec = statistics.median(r["handler_and_codec_us"] for r in inproc)
+        rate = statistics.median(r["pipelined_calls_per_s"] for r in inproc)
+        row("in-process round trip (Rust)", seq, None, "us", "")
+        row("  of which handler + codec", codec, None, "us", "")
+        row("  runtime overhead", seq - codec, None, "us", "<= 3 us")
+        row("in-process pipelined", rate / 1e3, None, "k/s", ">= 200 k calls/s")
+
+        def cold():
+            fresh = dict(env, AURORAVIEW_CACHE_DIR=tempfile.mkdtemp(dir=work))
+            return first_call(app, fresh)
+
+        row("cold start (first extraction)", median(cold, 7) * 1e3, None, "ms", "<= 400 ms")
+        hello_dir = tempfile.mkdtemp(dir=work)
+        subprocess.run([os.path.join(TARGET, "auroraview-pack"), "build", "-q", "--config",
+                        os.path.join(ROOT, "examples", "hello", "auroraview.pack.toml"), "--out-dir", hello_dir],
+                       check=True, capture_output=True)
+        hello = os.path.join(hello_dir, "hello")
+        row("cold start, examples/hello", median(
+            lambda: first_call([hello, "--headless"], dict(env, AURORAVIEW_CACHE_DIR=tempfile.mkdtemp(dir=work)),
+                               "__echo__"), 7)
+            * 1e3, None, "ms", "<= 400 ms")
+        row("packed size, examples/hello", os.path.getsize(hello) / 2**20, None, "MiB", "")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
