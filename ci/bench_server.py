@@ -1,14 +1,18 @@
 """The baseline `ci/bench` compares against: a bare JSON-lines server doing the same handler work
-(parse, look up, call, serialise, write), run with `python3 -S`."""
+(parse, look up, call, serialise, write) with the same codec calls as the auroraview router, run
+with `python3 -S`."""
 
 import json
+import json.decoder
+import json.encoder
 import sys
 
 handlers = {"api.echo": lambda value: value}
-dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+scan = json.decoder.JSONDecoder().scan_once
+encode = json.encoder.c_make_encoder(None, None, json.encoder.encode_basestring, None, ":", ",", False, False, False)
 out = sys.stdout
 for line in sys.stdin:
-    msg = json.loads(line)
+    msg = scan(line, 0)[0]
     result = handlers[msg["method"]](*msg["params"])
-    out.write(dumps({"id": msg["id"], "ok": True, "result": result}) + "\n")
+    out.write("".join(encode({"id": msg["id"], "ok": True, "result": result}, 0)) + "\n")
     out.flush()

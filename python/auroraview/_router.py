@@ -9,21 +9,54 @@ It knows nothing of windows, threads or transports, so it is tested on its own. 
 from __future__ import annotations
 
 import json
+import json.decoder
+import json.encoder
 import sys
-import traceback
-from typing import Any, Callable, Dict, List, Optional
+# Not `from typing import TYPE_CHECKING`: importing typing costs milliseconds of start-up.
+TYPE_CHECKING = False
 
-Handler = Callable[..., Any]
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_loads = json.loads
+    Handler = Callable[..., Any]
+
+
+def _unserializable(obj: "Any") -> "Any":
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+# The C encoder and scanner called directly: `json.dumps`/`json.loads` rebuild or re-check them on
+# every call, which costs more than the work itself for small messages.
+_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+if _c_encoder is not None:
+    _encode = _c_encoder(None, _unserializable, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+
+    def _dumps(obj: "Any") -> str:
+        return "".join(_encode(obj, 0))
+
+else:  # pragma: no cover - CPython always has _json
+    _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+_scan = json.decoder.JSONDecoder().scan_once
+
+
+def _loads(raw: "str | bytes") -> "Any":
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    try:
+        obj, end = _scan(raw, 0)
+    except StopIteration:
+        return json.loads(raw)  # raises the precise error (or handles leading whitespace)
+    if end != len(raw) and raw[end:].strip():
+        return json.loads(raw)
+    return obj
 
 #: Methods every router answers.
 BUILTIN_METHODS = ("__methods__", "__ping__", "__echo__")
 
 
-def _error(msg_id: Any, message: str, kind: str, tb: Optional[str] = None) -> str:
-    out: Dict[str, Any] = {"id": msg_id, "ok": False, "error": message, "type": kind}
+def _error(msg_id: "Any", message: str, kind: str, tb: "Optional[str]" = None) -> str:
+    out: "Dict[str, Any]" = {"id": msg_id, "ok": False, "error": message, "type": kind}
     if tb is not None:
         out["traceback"] = tb
     return _dumps(out)
@@ -33,8 +66,8 @@ class Router:
     """Method and event handlers, and the dispatch of one raw message."""
 
     def __init__(self) -> None:
-        self._calls: Dict[str, Handler] = {}
-        self._events: Dict[str, List[Handler]] = {}
+        self._calls: "Dict[str, Handler]" = {}
+        self._events: "Dict[str, List[Handler]]" = {}
 
     def bind(self, method: str, func: Handler) -> Handler:
         if not isinstance(method, str) or not method:
@@ -95,10 +128,12 @@ class Router:
             else:
                 result = func(params)
         except Exception as exc:  # noqa: BLE001 - every handler error becomes a response
+            import traceback
+
             return _error(msg_id, str(exc) or type(exc).__name__, type(exc).__name__, traceback.format_exc())
         try:
             return _dumps({"id": msg_id, "ok": True, "result": result})
-        except (TypeError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - TypeError, ValueError (NaN) or RecursionError (cycle)
             return _error(msg_id, f"result of {method!r} is not JSON-serializable: {exc}", "TypeError")
 
     def dispatch_event(self, event: Any, data: Any) -> None:
@@ -106,6 +141,8 @@ class Router:
             try:
                 handler(data)
             except Exception:  # noqa: BLE001 - an event handler's error must not stop the others
+                import traceback
+
                 print(f"auroraview: handler for event {event!r} failed:", file=sys.stderr)
                 traceback.print_exc()
 

@@ -9,60 +9,69 @@ which worker reads next, so a single worker serves a stream of fast calls withou
 
 from __future__ import annotations
 
-import os
+import _thread
 import sys
-import threading
-from typing import IO, Any, List, Optional, Tuple
+# Not `from typing import TYPE_CHECKING`: importing typing costs milliseconds of start-up.
+TYPE_CHECKING = False
 
-from ._router import Router
+if TYPE_CHECKING:
+    from typing import IO, Any, Optional, Tuple
 
-MAX_WORKERS = int(os.environ.get("AURORAVIEW_MAX_WORKERS", "64"))
+    from ._router import Router
+
+#: Calls served at the same time at most; more wait for a worker to finish.
+MAX_WORKERS = 64
 
 
-def serve(router: Router, transport: Any) -> None:
-    """Serves until the transport closes and every call in flight has been answered."""
-    threads: List[threading.Thread] = []
-    lock = threading.Lock()
+def serve(router: "Router", transport: "Any") -> None:
+    """Serves until the transport closes and every call in flight has been answered.
+
+    Workers are started with ``_thread``: importing ``threading`` would cost start-up time.
+    """
+    state = {"running": 1, "started": 1}
+    lock = _thread.allocate_lock()
+    all_done = _thread.allocate_lock()
+    all_done.acquire()
 
     def worker() -> None:
         recv, send, handle = transport.recv, transport.send, router.handle
-        while True:
-            msg, spawn = recv()
-            if msg is None:
-                return
-            if spawn:
-                start_worker()
-            out = handle(msg)
-            if out is not None:
-                send(out)
+        try:
+            while True:
+                msg, spawn = recv()
+                if msg is None:
+                    return
+                if spawn:
+                    start_worker()
+                out = handle(msg)
+                if out is not None:
+                    send(out)
+        finally:
+            with lock:
+                state["running"] -= 1
+                if state["running"] == 0:
+                    all_done.release()
 
     def start_worker() -> None:
         with lock:
-            if len(threads) + 1 >= MAX_WORKERS:
+            if state["started"] >= MAX_WORKERS:
                 return
-            t = threading.Thread(target=worker, name=f"auroraview-worker-{len(threads) + 1}", daemon=True)
-            threads.append(t)
-        t.start()
+            state["started"] += 1
+            state["running"] += 1
+        _thread.start_new_thread(worker, ())
 
     start_worker()
     worker()
-    while True:
-        with lock:
-            pending = [t for t in threads if t.is_alive()]
-        if not pending:
-            break
-        for t in pending:
-            t.join()
+    all_done.acquire()
 
 
 class StdioTransport:
     """JSON lines over a pair of file objects: development mode and the subprocess backend."""
 
-    def __init__(self, infile: IO[str], outfile: IO[str]) -> None:
+    def __init__(self, infile: "IO[str]", outfile: "IO[str]") -> None:
         self._in = infile
         self._out = outfile
-        self._rlock = threading.Lock()
-        self._wlock = threading.Lock()
+        self._rlock = _thread.allocate_lock()
+        self._wlock = _thread.allocate_lock()
         self._idle = 0
         self._closed = False
 
@@ -70,6 +79,8 @@ class StdioTransport:
     def from_process(cls) -> "StdioTransport":
         """Takes stdin/stdout for the protocol and points fds 0 and 1 elsewhere, so nothing a
         handler prints (or a child process inherits) can corrupt the stream."""
+        import os
+
         sys.stdout.flush()
         proto_in = os.fdopen(os.dup(0), "r", encoding="utf-8", newline="\n")
         proto_out = os.fdopen(os.dup(1), "w", encoding="utf-8", newline="\n")
@@ -79,7 +90,7 @@ class StdioTransport:
         os.dup2(2, 1)
         return cls(proto_in, proto_out)
 
-    def recv(self) -> Tuple[Optional[str], bool]:
+    def recv(self) -> "Tuple[Optional[str], bool]":
         with self._wlock:
             self._idle += 1
         with self._rlock:

@@ -8,14 +8,20 @@ JSON lines on stdin/stdout.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+# Not `from typing import TYPE_CHECKING`: importing typing costs milliseconds of start-up.
+TYPE_CHECKING = False
 
 from . import _serve
-from ._router import Handler, Router, encode_event
+from ._router import Router, encode_event
+
+if TYPE_CHECKING:
+    from typing import Any, List, Optional
+
+    from ._router import Handler
 
 #: One router per process: every WebView of the app answers the same page.
 _router = Router()
-_transport: Any = None
+_transport: "Any" = None
 _served = False
 
 

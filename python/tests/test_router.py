@@ -91,3 +91,16 @@ def test_slow_handler_does_not_block_others():
     _, first = out.times[0]
     assert json.loads(first)["id"] == "e"
     assert [json.loads(s)["id"] for _, s in out.times] == ["e", "s"]
+
+
+def test_codec_edge_cases():
+    r = Router()
+    r.bind("nan", lambda: float("nan"))
+    r.bind("cycle", lambda: (lambda l: (l.append(l), l)[1])([]))
+    r.bind("text", lambda: "héllo \u2028 \"q\"")
+    assert call(r, "nan")["ok"] is False
+    assert call(r, "cycle")["ok"] is False
+    assert call(r, "text")["result"] == "héllo \u2028 \"q\""
+    assert json.loads(r.handle('  {"id": 1, "method": "text"}  '))["ok"] is True
+    assert json.loads(r.handle('{"id": 1, "method": "text"} trailing'))["type"] == "ParseError"
+    assert json.loads(r.handle(b'{"id": 2, "method": "text"}'))["id"] == 2
