@@ -8,9 +8,11 @@ mod environment;
 mod extract;
 mod headless;
 mod interpreter;
+mod protocol;
 mod transport;
+mod window;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use auroraview_overlay::{Manifest, Overlay};
 use environment::Layout;
 use interpreter::{Entry, Interpreter, Settings};
@@ -125,7 +127,14 @@ fn run() -> Result<u8> {
             }
         }
         Mode::BenchInProcess(n) => return bench::in_process(n, &manifest, &layout, &exe),
-        Mode::Window => bail!("this build has no window yet; run with --headless"),
+        Mode::Window => {
+            let frontend = layout.root.join("frontend");
+            let (m, l) = (manifest.clone(), layout.clone());
+            let app = window::WindowApp { manifest: &manifest, frontend };
+            // The extracted tree stays locked as in use until the process exits.
+            std::mem::forget(extracted);
+            return window::run(app, move || run_python(&m, &l, &exe, args.rest));
+        }
     };
     let transport = transport::install(transport);
     std::thread::Builder::new()

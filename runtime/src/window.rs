@@ -1,0 +1,186 @@
+//! The window: the one module that touches tao and wry. Python talks to it only through the
+//! transport's channel and sink; the sink wakes the event loop through an `EventLoopProxy`, and
+//! everything queued by then is delivered to the page in one `evaluate_script`.
+
+use crate::protocol;
+use crate::transport::{self, ChannelSource, Transport};
+use anyhow::{Context, Result};
+use auroraview_overlay::Manifest;
+use crossbeam_channel::Sender;
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tao::dpi::LogicalSize;
+use tao::event::{Event, WindowEvent};
+use tao::event_loop::{ControlFlow, EventLoopBuilder, EventLoopProxy};
+use tao::window::WindowBuilder;
+use wry::WebViewBuilder;
+use wry::http::{Response, header::CONTENT_TYPE};
+
+const BRIDGE: &str = include_str!("bridge.js");
+
+/// How long Python gets to finish after the window is closed before the process exits anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub enum UserEvent {
+    /// Lines are waiting in the outbox.
+    Outgoing,
+    /// The Python thread ended with this exit code.
+    PythonExited(u8),
+    /// The window was closed and Python did not finish in time.
+    ShutdownTimeout,
+}
+
+/// Responses and events from Python, waiting for the event loop. The first line into an empty
+/// outbox wakes the loop; lines added before it runs go in the same batch.
+struct Outbox {
+    lines: Mutex<Vec<String>>,
+    proxy: Mutex<EventLoopProxy<UserEvent>>,
+}
+
+impl Outbox {
+    fn push(&self, line: &str) {
+        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        lines.push(line.to_string());
+        if lines.len() == 1 {
+            let _ = self.proxy.lock().unwrap_or_else(|e| e.into_inner()).send_event(UserEvent::Outgoing);
+        }
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.lines.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+pub struct WindowApp<'a> {
+    pub manifest: &'a Manifest,
+    pub frontend: PathBuf,
+}
+
+/// Starts the event loop and window; `start_python` runs the app's Python on its own thread and
+/// returns its exit code. Never returns: the process exits with the app's exit code.
+pub fn run(app: WindowApp, start_python: impl FnOnce() -> Result<u8> + Send + 'static) -> Result<u8> {
+    let m = app.manifest;
+    let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
+    let outbox = Arc::new(Outbox { lines: Mutex::new(Vec::new()), proxy: Mutex::new(event_loop.create_proxy()) });
+    let (req_tx, req_rx) = crossbeam_channel::unbounded::<String>();
+    let sink_outbox = outbox.clone();
+    let t = transport::install(Transport {
+        dispatcher: crate::dispatch::Dispatcher::new(Box::new(ChannelSource(req_rx)), transport::TAKEOVER_AFTER),
+        sink: Box::new(move |line: &str| {
+            sink_outbox.push(line);
+            Ok(())
+        }),
+    });
+    std::thread::Builder::new().name("auroraview-watchdog".into()).spawn(move || t.dispatcher.run_watchdog())?;
+
+    // Python starts now, in parallel with the window.
+    let exit_proxy = event_loop.create_proxy();
+    std::thread::Builder::new()
+        .name("python-supervisor".into())
+        .spawn(move || {
+            let code = match start_python() {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    1
+                }
+            };
+            let _ = exit_proxy.send_event(UserEvent::PythonExited(code));
+        })
+        .context("starting the Python thread")?;
+
+    let window = WindowBuilder::new()
+        .with_title(&m.app.title)
+        .with_inner_size(LogicalSize::new(m.window.width, m.window.height))
+        .with_resizable(m.window.resizable)
+        .build(&event_loop)
+        .context("creating the window")?;
+
+    // The page's requests go to Python until the window closes.
+    let requests: Rc<RefCell<Option<Sender<String>>>> = Rc::new(RefCell::new(Some(req_tx)));
+    let page_ready = Rc::new(RefCell::new(false));
+    let ipc_requests = requests.clone();
+    let ipc_ready = page_ready.clone();
+    let ready_outbox = outbox.clone();
+    let frontend = app.frontend.clone();
+    let builder = WebViewBuilder::new()
+        .with_initialization_script(BRIDGE)
+        .with_custom_protocol(protocol::SCHEME.into(), move |_id, request| {
+            let reply = protocol::serve(&frontend, request.uri().path());
+            Response::builder()
+                .status(reply.status)
+                .header(CONTENT_TYPE, reply.mime)
+                .body(std::borrow::Cow::Owned(reply.body))
+                .unwrap_or_else(|_| Response::new(std::borrow::Cow::Borrowed(&b""[..])))
+        })
+        .with_ipc_handler(move |request| {
+            let body = request.into_body();
+            if body == "\u{1}ready" {
+                *ipc_ready.borrow_mut() = true;
+                // Deliver whatever Python sent while the page was loading.
+                let pending = ready_outbox.take();
+                for line in &pending {
+                    ready_outbox.push(line);
+                }
+                return;
+            }
+            if let Some(tx) = ipc_requests.borrow().as_ref() {
+                let _ = tx.send(body);
+            }
+        })
+        .with_devtools(m.window.debug)
+        .with_url(protocol::START_URL);
+
+    #[cfg(target_os = "linux")]
+    let webview = {
+        use tao::platform::unix::WindowExtUnix;
+        use wry::WebViewBuilderExtUnix;
+        builder.build_gtk(window.default_vbox().context("the window has no GTK container")?)
+    };
+    #[cfg(not(target_os = "linux"))]
+    let webview = builder.build(&window);
+    let webview = webview.context("creating the web view")?;
+
+    let shutdown_proxy = event_loop.create_proxy();
+    let mut closing = false;
+    event_loop.run(move |event, _, control_flow| {
+        *control_flow = ControlFlow::Wait;
+        match event {
+            Event::UserEvent(UserEvent::Outgoing) => {
+                if !*page_ready.borrow() {
+                    return; // kept in the outbox until the page announces itself
+                }
+                let lines = outbox.take();
+                if !lines.is_empty() {
+                    let script = format!("window.__auroraview_dispatch([{}])", lines.join(","));
+                    if let Err(e) = webview.evaluate_script(&script) {
+                        eprintln!("auroraview: delivering to the page failed: {e}");
+                    }
+                }
+            }
+            Event::WindowEvent { event: WindowEvent::CloseRequested, .. } if !closing => {
+                closing = true;
+                window.set_visible(false);
+                // Ending the request channel ends Python's serving loop; code after show() runs.
+                requests.borrow_mut().take();
+                let proxy = shutdown_proxy.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(SHUTDOWN_GRACE);
+                    let _ = proxy.send_event(UserEvent::ShutdownTimeout);
+                });
+            }
+            Event::UserEvent(UserEvent::PythonExited(code)) => {
+                *control_flow = ControlFlow::ExitWithCode(code as i32);
+            }
+            Event::UserEvent(UserEvent::ShutdownTimeout) => {
+                eprintln!("auroraview: Python did not finish within {SHUTDOWN_GRACE:?} of the window closing");
+                *control_flow = ControlFlow::ExitWithCode(0);
+            }
+            _ => {}
+        }
+    })
+}
