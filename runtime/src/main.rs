@@ -38,6 +38,7 @@ enum Mode {
     Headless,
     Window,
     BenchInProcess(usize),
+    BenchBareWebView(std::path::PathBuf),
 }
 
 struct Args {
@@ -56,6 +57,10 @@ fn parse_args() -> Result<Option<Args>> {
             "--bench-in-process" => {
                 let n = it.next().and_then(|n| n.parse().ok()).context("--bench-in-process takes a number")?;
                 mode = Mode::BenchInProcess(n);
+            }
+            "--bench-bare-webview" => {
+                let report = it.next().context("--bench-bare-webview takes a report path")?;
+                mode = Mode::BenchBareWebView(report.into());
             }
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -127,6 +132,10 @@ fn run() -> Result<u8> {
             }
         }
         Mode::BenchInProcess(n) => return bench::in_process(n, &manifest, &layout, &exe),
+        Mode::BenchBareWebView(report) => {
+            let app = window::WindowApp { manifest: &manifest, frontend: layout.root.join("frontend") };
+            return window::run_bare_echo(app, report);
+        }
         Mode::Window => {
             let frontend = layout.root.join("frontend");
             let (m, l) = (manifest.clone(), layout.clone());

@@ -184,3 +184,59 @@ pub fn run(app: WindowApp, start_python: impl FnOnce() -> Result<u8> + Send + 's
         }
     })
 }
+
+/// `--bench-bare-webview`: the same window, page and bridge, but the IPC handler answers
+/// `api.echo` itself on the main thread, with no Python and no channels. `ci/bench` runs the page's
+/// benchmark against it and against the real app, side by side. `api.report` writes its params to
+/// `report` and exits.
+pub fn run_bare_echo(app: WindowApp, report: PathBuf) -> Result<u8> {
+    let m = app.manifest;
+    let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
+    let window = WindowBuilder::new()
+        .with_title(&m.app.title)
+        .with_inner_size(LogicalSize::new(m.window.width, m.window.height))
+        .build(&event_loop)
+        .context("creating the window")?;
+    let frontend = app.frontend.clone();
+    let webview_cell: Rc<RefCell<Option<wry::WebView>>> = Rc::new(RefCell::new(None));
+    let ipc_webview = webview_cell.clone();
+    let builder = WebViewBuilder::new()
+        .with_initialization_script(BRIDGE)
+        .with_custom_protocol(protocol::SCHEME.into(), move |_id, request| {
+            let reply = protocol::serve(&frontend, request.uri().path());
+            Response::builder()
+                .status(reply.status)
+                .header(CONTENT_TYPE, reply.mime)
+                .body(std::borrow::Cow::Owned(reply.body))
+                .unwrap_or_else(|_| Response::new(std::borrow::Cow::Borrowed(&b""[..])))
+        })
+        .with_ipc_handler(move |request| {
+            let body = request.into_body();
+            let Ok(msg) = serde_json::from_str::<serde_json::Value>(&body) else { return };
+            if msg["method"] == "api.report" {
+                let _ = std::fs::write(&report, msg["params"][0].to_string());
+                std::process::exit(0);
+            }
+            let result = msg["params"].get(0).cloned().unwrap_or_default();
+            let reply = serde_json::json!({"id": msg["id"], "ok": true, "result": result});
+            if let Some(wv) = ipc_webview.borrow().as_ref() {
+                let _ = wv.evaluate_script(&format!("window.__auroraview_dispatch([{reply}])"));
+            }
+        })
+        .with_url(protocol::START_URL);
+    #[cfg(target_os = "linux")]
+    let webview = {
+        use tao::platform::unix::WindowExtUnix;
+        use wry::WebViewBuilderExtUnix;
+        builder.build_gtk(window.default_vbox().context("the window has no GTK container")?)
+    };
+    #[cfg(not(target_os = "linux"))]
+    let webview = builder.build(&window);
+    *webview_cell.borrow_mut() = Some(webview.context("creating the web view")?);
+    event_loop.run(move |event, _, control_flow| {
+        *control_flow = ControlFlow::Wait;
+        if let Event::WindowEvent { event: WindowEvent::CloseRequested, .. } = event {
+            *control_flow = ControlFlow::Exit;
+        }
+    })
+}
