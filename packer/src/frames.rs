@@ -156,6 +156,21 @@ pub fn packages(
     Ok(frame)
 }
 
+/// The window library under `gui/`, cached by its content.
+pub fn gui(library: &Path, cache: &PackCache, hashes: &mut FileHashCache) -> Result<(Frame, String)> {
+    let name = library.file_name().and_then(|n| n.to_str()).context("window library has no UTF-8 name")?;
+    let archive = format!("gui/{name}");
+    let key = KeyHasher::new("gui").add(&archive).add(hashes.hash(library)?).finish();
+    if let Some(frame) = cache.frame(&key) {
+        return Ok((frame, archive));
+    }
+    let mut builder = FrameBuilder::new(LEVEL);
+    builder.add(SourceFile::from_path(archive.clone(), library));
+    let frame = builder.finish().context("compressing the window library")?;
+    cache.store_frame(&key, &frame)?;
+    Ok((frame, archive))
+}
+
 /// The app's own frame. Python sources are staged with the `auroraview` package and precompiled.
 pub fn app(
     inputs: Vec<Input>,

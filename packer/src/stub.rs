@@ -6,12 +6,34 @@ use std::path::{Path, PathBuf};
 
 const MARKER: &[u8] = b"AURORAVIEW-STUB-INFO:";
 pub const STUB_NAME: &str = if cfg!(windows) { "auroraview-runtime.exe" } else { "auroraview-runtime" };
+/// The window library, built beside the stub by `runtime/window`.
+pub const GUI_NAME: &str = if cfg!(windows) {
+    "auroraview_window.dll"
+} else if cfg!(target_os = "macos") {
+    "libauroraview_window.dylib"
+} else {
+    "libauroraview_window.so"
+};
 
 #[derive(Debug, Clone)]
 pub struct Stub {
     pub path: PathBuf,
     /// `3.11`: the Python the stub links.
     pub python: String,
+}
+
+impl Stub {
+    /// The window library beside the stub.
+    pub fn gui(&self) -> anyhow::Result<PathBuf> {
+        let path = self.path.with_file_name(GUI_NAME);
+        if !path.is_file() {
+            bail!(
+                "the window library {} is missing beside the runtime stub\nhint: build it with `cargo build --release -p auroraview-window`",
+                path.display()
+            );
+        }
+        Ok(path)
+    }
 }
 
 /// `--runtime`, else `AURORAVIEW_RUNTIME`, else the runtime built beside this packer.

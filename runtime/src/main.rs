@@ -6,11 +6,10 @@ mod bench;
 mod dispatch;
 mod environment;
 mod extract;
+mod gui;
 mod headless;
 mod interpreter;
-mod protocol;
 mod transport;
-mod window;
 
 use anyhow::{Context, Result};
 use auroraview_overlay::{Manifest, Overlay};
@@ -132,17 +131,13 @@ fn run() -> Result<u8> {
             }
         }
         Mode::BenchInProcess(n) => return bench::in_process(n, &manifest, &layout, &exe),
-        Mode::BenchBareWebView(report) => {
-            let app = window::WindowApp { manifest: &manifest, frontend: layout.root.join("frontend") };
-            return window::run_bare_echo(app, report);
-        }
+        Mode::BenchBareWebView(report) => return gui::run_bare_echo(window(&manifest, &layout)?, &report),
         Mode::Window => {
-            let frontend = layout.root.join("frontend");
             let (m, l) = (manifest.clone(), layout.clone());
-            let app = window::WindowApp { manifest: &manifest, frontend };
+            let w = window(&manifest, &layout)?;
             // The extracted tree stays locked as in use until the process exits.
             std::mem::forget(extracted);
-            return window::run(app, move || run_python(&m, &l, &exe, args.rest));
+            return gui::run(w, move || run_python(&m, &l, &exe, args.rest));
         }
     };
     let transport = transport::install(transport);
@@ -153,6 +148,13 @@ fn run() -> Result<u8> {
     let code = run_python(&manifest, &layout, &exe, args.rest)?;
     drop(extracted);
     Ok(code)
+}
+
+fn window<'a>(manifest: &'a Manifest, layout: &Layout) -> Result<gui::Window<'a>> {
+    let library = manifest.gui.as_ref().map(|g| layout.root.join(g)).context(
+        "this app was packed without its window library\nhint: repack with an auroraview-pack that has libauroraview_window beside its runtime, or run with --headless",
+    )?;
+    Ok(gui::Window { library, manifest, frontend: layout.root.join("frontend") })
 }
 
 /// Runs the app's Python on a thread named `python` and waits for it. Returns the exit code.

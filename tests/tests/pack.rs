@@ -30,6 +30,7 @@ fn hello_lands_in_the_overlay_layout() {
     assert_eq!(m["python"]["entry_point"], "main:run");
     assert!(m["content_hash"].as_str().unwrap().starts_with("blake3:"));
     assert!(m["runtime"]["python_version"].as_str().unwrap().starts_with("3.11."));
+    assert_eq!(m["gui"], "gui/libauroraview_window.so");
 
     let paths = entry_paths(&exe);
     for expected in [
@@ -42,6 +43,7 @@ fn hello_lands_in_the_overlay_layout() {
         "runtime/lib/python3.11/os.py",
         "runtime/lib/python3.11/__pycache__/os.cpython-311.pyc",
         "runtime/lib/python3.11/json/__init__.py",
+        "gui/libauroraview_window.so",
     ] {
         assert!(paths.iter().any(|p| p == expected), "{expected} missing");
     }

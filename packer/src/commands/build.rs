@@ -54,6 +54,8 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
         );
     }
 
+    let gui_library = stub.gui()?;
+
     // Inputs that need no Python first, so a bad glob fails before anything slow runs.
     let mut inputs = collect::frontend(&cfg)?;
     inputs.extend(collect::external_bin(&cfg)?);
@@ -86,6 +88,8 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
         });
         frames.push(frame);
     }
+    let (gui_frame, gui) = frames::gui(&gui_library, &cache, &mut hashes)?;
+    frames.push(gui_frame);
     if !cfg.python.packages.is_empty() {
         frames.push(frames::packages(&interp, &cfg.python.packages, &cfg.root, &cache, &mut hashes, &report)?);
     }
@@ -113,6 +117,7 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
         env: cfg.env.clone(),
         license: cfg.license.as_ref().map(|l| LicenseInfo { kind: l.kind.clone(), public_key: l.public_key.clone() }),
         runtime: runtime_info,
+        gui: Some(gui),
         content_hash: String::new(),
         entry_count: 0,
         unpacked_size: 0,

@@ -14,6 +14,8 @@ pub struct Manifest {
     pub license: Option<LicenseInfo>,
     /// The bundled interpreter, absent for strategies that carry none.
     pub runtime: Option<RuntimeInfo>,
+    /// Path of the window library in the overlay (absent: the app runs headless only).
+    pub gui: Option<String>,
     /// `blake3:<hex>` over the index and payload sections.
     pub content_hash: String,
     /// Number of entries and their total size once extracted.

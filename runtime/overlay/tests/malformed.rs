@@ -20,6 +20,7 @@ fn manifest() -> Manifest {
         env: Default::default(),
         license: None,
         runtime: None,
+        gui: None,
         content_hash: String::new(),
         entry_count: 0,
         unpacked_size: 0,

@@ -18,7 +18,7 @@ pub fn bin_dir() -> PathBuf {
 
 pub fn bin(name: &str) -> PathBuf {
     let p = bin_dir().join(name);
-    assert!(p.is_file(), "{} is missing: build the binaries first (`cargo build --release --bins`)", p.display());
+    assert!(p.is_file(), "{} is missing: build the workspace first (`cargo build --release --workspace`)", p.display());
     p
 }
 

@@ -1,13 +1,11 @@
-//! The window: the one module that touches tao and wry. Python talks to it only through the
-//! transport's channel and sink; the sink wakes the event loop through an `EventLoopProxy`, and
-//! everything queued by then is delivered to the page in one `evaluate_script`.
+//! The window itself: the one module that touches tao and wry. Lines for the page arrive through
+//! [`Handle::send`] from any thread and wake the event loop through an `EventLoopProxy`; everything
+//! queued by then is delivered to the page in one `evaluate_script`.
 
 use crate::protocol;
-use crate::transport::{self, ChannelSource, Transport};
 use anyhow::{Context, Result};
-use auroraview_overlay::Manifest;
-use crossbeam_channel::Sender;
 use std::cell::RefCell;
+use std::ffi::c_void;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
@@ -28,8 +26,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub enum UserEvent {
     /// Lines are waiting in the outbox.
     Outgoing,
-    /// The Python thread ended with this exit code.
-    PythonExited(u8),
+    /// The app is done: exit with this code.
+    Exit(i32),
     /// The window was closed and Python did not finish in time.
     ShutdownTimeout,
 }
@@ -55,58 +53,62 @@ impl Outbox {
     }
 }
 
-pub struct WindowApp<'a> {
-    pub manifest: &'a Manifest,
+/// What the runtime gets to talk to the window from its own threads.
+pub struct Handle {
+    outbox: Arc<Outbox>,
+    proxy: Mutex<EventLoopProxy<UserEvent>>,
+}
+
+impl Handle {
+    pub fn send(&self, line: &str) {
+        self.outbox.push(line);
+    }
+
+    pub fn exit(&self, code: i32) {
+        let _ = self.proxy.lock().unwrap_or_else(|e| e.into_inner()).send_event(UserEvent::Exit(code));
+    }
+}
+
+pub struct Settings {
+    pub title: String,
+    pub width: u32,
+    pub height: u32,
+    pub resizable: bool,
+    pub debug: bool,
     pub frontend: PathBuf,
 }
 
-/// Starts the event loop and window; `start_python` runs the app's Python on its own thread and
-/// returns its exit code. Never returns: the process exits with the app's exit code.
-pub fn run(app: WindowApp, start_python: impl FnOnce() -> Result<u8> + Send + 'static) -> Result<u8> {
-    let m = app.manifest;
+pub struct Callbacks {
+    pub ctx: *mut c_void,
+    pub on_request: extern "C" fn(*mut c_void, *const u8, usize),
+    pub on_started: extern "C" fn(*mut c_void, *const Handle),
+    pub on_close_requested: extern "C" fn(*mut c_void),
+}
+
+/// Creates the window and runs the event loop. Never returns on success: the process exits with
+/// the code given to [`Handle::exit`].
+pub fn run(settings: Settings, cb: Callbacks) -> Result<()> {
     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
     let outbox = Arc::new(Outbox { lines: Mutex::new(Vec::new()), proxy: Mutex::new(event_loop.create_proxy()) });
-    let (req_tx, req_rx) = crossbeam_channel::unbounded::<String>();
-    let sink_outbox = outbox.clone();
-    let t = transport::install(Transport {
-        dispatcher: crate::dispatch::Dispatcher::new(Box::new(ChannelSource(req_rx)), transport::TAKEOVER_AFTER),
-        sink: Box::new(move |line: &str| {
-            sink_outbox.push(line);
-            Ok(())
-        }),
-    });
-    std::thread::Builder::new().name("auroraview-watchdog".into()).spawn(move || t.dispatcher.run_watchdog())?;
-
-    // Python starts now, in parallel with the window.
-    let exit_proxy = event_loop.create_proxy();
-    std::thread::Builder::new()
-        .name("python-supervisor".into())
-        .spawn(move || {
-            let code = match start_python() {
-                Ok(code) => code,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    1
-                }
-            };
-            let _ = exit_proxy.send_event(UserEvent::PythonExited(code));
-        })
-        .context("starting the Python thread")?;
+    // Lives until the process exits: the runtime's threads hold it.
+    let handle: &'static Handle =
+        Box::leak(Box::new(Handle { outbox: outbox.clone(), proxy: Mutex::new(event_loop.create_proxy()) }));
 
     let window = WindowBuilder::new()
-        .with_title(&m.app.title)
-        .with_inner_size(LogicalSize::new(m.window.width, m.window.height))
-        .with_resizable(m.window.resizable)
+        .with_title(&settings.title)
+        .with_inner_size(LogicalSize::new(settings.width, settings.height))
+        .with_resizable(settings.resizable)
         .build(&event_loop)
         .context("creating the window")?;
 
-    // The page's requests go to Python until the window closes.
-    let requests: Rc<RefCell<Option<Sender<String>>>> = Rc::new(RefCell::new(Some(req_tx)));
+    // The page's messages go to the runtime until the window closes.
+    let open = Rc::new(RefCell::new(true));
     let page_ready = Rc::new(RefCell::new(false));
-    let ipc_requests = requests.clone();
+    let ipc_open = open.clone();
     let ipc_ready = page_ready.clone();
     let ready_outbox = outbox.clone();
-    let frontend = app.frontend.clone();
+    let frontend = settings.frontend.clone();
+    let (ctx, on_request) = (cb.ctx as usize, cb.on_request);
     let builder = WebViewBuilder::new()
         .with_initialization_script(BRIDGE)
         .with_custom_protocol(protocol::SCHEME.into(), move |_id, request| {
@@ -128,11 +130,11 @@ pub fn run(app: WindowApp, start_python: impl FnOnce() -> Result<u8> + Send + 's
                 }
                 return;
             }
-            if let Some(tx) = ipc_requests.borrow().as_ref() {
-                let _ = tx.send(body);
+            if *ipc_open.borrow() {
+                on_request(ctx as *mut c_void, body.as_ptr(), body.len());
             }
         })
-        .with_devtools(m.window.debug)
+        .with_devtools(settings.debug)
         .with_url(protocol::START_URL);
 
     #[cfg(target_os = "linux")]
@@ -144,6 +146,7 @@ pub fn run(app: WindowApp, start_python: impl FnOnce() -> Result<u8> + Send + 's
     #[cfg(not(target_os = "linux"))]
     let webview = builder.build(&window);
     let webview = webview.context("creating the web view")?;
+    (cb.on_started)(cb.ctx, handle);
 
     let shutdown_proxy = event_loop.create_proxy();
     let mut closing = false;
@@ -165,16 +168,17 @@ pub fn run(app: WindowApp, start_python: impl FnOnce() -> Result<u8> + Send + 's
             Event::WindowEvent { event: WindowEvent::CloseRequested, .. } if !closing => {
                 closing = true;
                 window.set_visible(false);
-                // Ending the request channel ends Python's serving loop; code after show() runs.
-                requests.borrow_mut().take();
+                *open.borrow_mut() = false;
+                // The runtime ends Python's serving loop; code after show() runs, then it exits.
+                (cb.on_close_requested)(cb.ctx);
                 let proxy = shutdown_proxy.clone();
                 std::thread::spawn(move || {
                     std::thread::sleep(SHUTDOWN_GRACE);
                     let _ = proxy.send_event(UserEvent::ShutdownTimeout);
                 });
             }
-            Event::UserEvent(UserEvent::PythonExited(code)) => {
-                *control_flow = ControlFlow::ExitWithCode(code as i32);
+            Event::UserEvent(UserEvent::Exit(code)) => {
+                *control_flow = ControlFlow::ExitWithCode(code);
             }
             Event::UserEvent(UserEvent::ShutdownTimeout) => {
                 eprintln!("auroraview: Python did not finish within {SHUTDOWN_GRACE:?} of the window closing");
@@ -189,15 +193,14 @@ pub fn run(app: WindowApp, start_python: impl FnOnce() -> Result<u8> + Send + 's
 /// `api.echo` itself on the main thread, with no Python and no channels. `ci/bench` runs the page's
 /// benchmark against it and against the real app, side by side. `api.report` writes its params to
 /// `report` and exits.
-pub fn run_bare_echo(app: WindowApp, report: PathBuf) -> Result<u8> {
-    let m = app.manifest;
+pub fn run_bare_echo(settings: Settings, report: PathBuf) -> Result<()> {
     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
     let window = WindowBuilder::new()
-        .with_title(&m.app.title)
-        .with_inner_size(LogicalSize::new(m.window.width, m.window.height))
+        .with_title(&settings.title)
+        .with_inner_size(LogicalSize::new(settings.width, settings.height))
         .build(&event_loop)
         .context("creating the window")?;
-    let frontend = app.frontend.clone();
+    let frontend = settings.frontend.clone();
     let webview_cell: Rc<RefCell<Option<wry::WebView>>> = Rc::new(RefCell::new(None));
     let ipc_webview = webview_cell.clone();
     let builder = WebViewBuilder::new()

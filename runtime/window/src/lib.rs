@@ -1,0 +1,110 @@
+//! The window of an AuroraView app, built as a shared library that the runtime loads with
+//! `dlopen` only when it shows a window: GTK and WebKit pull in some 160 shared libraries, whose
+//! loading would otherwise triple the start-up of `--headless` runs.
+//!
+//! The interface is a small C ABI ([`AvConfig`], [`av_window_run`], [`av_window_send`],
+//! [`av_window_exit`]), versioned by [`ABI_VERSION`]. This crate knows nothing of Python: requests
+//! leave through `on_request`, and responses and events come back through `av_window_send`.
+
+pub mod protocol;
+mod shell;
+
+use std::ffi::{CStr, c_char, c_void};
+
+/// Bumped whenever [`AvConfig`] or a function's signature changes.
+pub const ABI_VERSION: u32 = 1;
+
+#[repr(C)]
+pub struct AvConfig {
+    pub abi_version: u32,
+    /// UTF-8, NUL-terminated.
+    pub title: *const c_char,
+    pub width: u32,
+    pub height: u32,
+    pub resizable: bool,
+    pub debug: bool,
+    /// The directory served as `auroraview://localhost/`.
+    pub frontend_dir: *const c_char,
+    /// Passed back to every callback.
+    pub ctx: *mut c_void,
+    /// A message from the page (a JSON-RPC request or an event). Called on the main thread.
+    pub on_request: extern "C" fn(ctx: *mut c_void, data: *const u8, len: usize),
+    /// The window exists; `handle` is valid for `av_window_send` and `av_window_exit` from any
+    /// thread until the process exits.
+    pub on_started: extern "C" fn(ctx: *mut c_void, handle: *const shell::Handle),
+    /// The user closed the window: stop serving; call `av_window_exit` when done.
+    pub on_close_requested: extern "C" fn(ctx: *mut c_void),
+    /// When not null: answer `api.echo` in Rust (a benchmark baseline) and write `api.report`'s
+    /// params to this path.
+    pub bare_echo_report: *const c_char,
+}
+
+/// The ABI version this library implements; the runtime checks it before anything else.
+#[unsafe(no_mangle)]
+pub extern "C" fn av_window_abi_version() -> u32 {
+    ABI_VERSION
+}
+
+/// Creates the window and runs the event loop on the calling thread (which must be the main
+/// thread). Does not return: the process exits with the code given to `av_window_exit`. Returns
+/// non-zero only if the window could not be created; the error is printed to stderr.
+///
+/// # Safety
+/// `config` must point to a valid `AvConfig` whose strings are NUL-terminated UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn av_window_run(config: *const AvConfig) -> i32 {
+    // SAFETY: the caller guarantees `config` and its strings are valid.
+    let config = unsafe { &*config };
+    if config.abi_version != ABI_VERSION {
+        eprintln!("error: window library ABI {ABI_VERSION}, runtime ABI {}", config.abi_version);
+        return 2;
+    }
+    // SAFETY: as above.
+    let text = |p: *const c_char| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
+    let settings = shell::Settings {
+        title: text(config.title),
+        width: config.width,
+        height: config.height,
+        resizable: config.resizable,
+        debug: config.debug,
+        frontend: text(config.frontend_dir).into(),
+    };
+    let result = if config.bare_echo_report.is_null() {
+        shell::run(
+            settings,
+            shell::Callbacks {
+                ctx: config.ctx,
+                on_request: config.on_request,
+                on_started: config.on_started,
+                on_close_requested: config.on_close_requested,
+            },
+        )
+    } else {
+        shell::run_bare_echo(settings, text(config.bare_echo_report).into())
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+    }
+    1
+}
+
+/// Queues a response or event line for the page. Thread-safe.
+///
+/// # Safety
+/// `handle` must come from `on_started`; `data` must point to `len` bytes of UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn av_window_send(handle: *const shell::Handle, data: *const u8, len: usize) {
+    // SAFETY: the caller guarantees both pointers.
+    let (handle, bytes) = unsafe { (&*handle, std::slice::from_raw_parts(data, len)) };
+    handle.send(&String::from_utf8_lossy(bytes));
+}
+
+/// Ends the event loop; the process exits with `code`. Thread-safe.
+///
+/// # Safety
+/// `handle` must come from `on_started`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn av_window_exit(handle: *const shell::Handle, code: i32) {
+    // SAFETY: the caller guarantees the handle.
+    unsafe { &*handle }.exit(code);
+}
