@@ -13,6 +13,7 @@ pub const DEFAULT_PYTHON_VERSION: &str = "3.11";
 pub const DEFAULT_ENTRY_POINT: &str = "main:run";
 pub const DEFAULT_SEARCH_PATHS: [&str; 2] = ["$EXTRACT_DIR", "$SITE_PACKAGES"];
 pub const DEFAULT_MAX_RESTARTS: u32 = 5;
+pub const DEFAULT_HEARTBEAT_TIMEOUT_MS: u64 = 5000;
 pub const SEARCH_PATH_VARIABLES: [&str; 3] = ["$EXTRACT_DIR", "$SITE_PACKAGES", "$RESOURCES_DIR"];
 
 // ---- raw form, exactly as written ------------------------------------------------------------
@@ -81,6 +82,7 @@ struct RawPython {
     #[serde(default)]
     stdlib_keep: Vec<String>,
     max_restarts: Option<u32>,
+    heartbeat_timeout: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -169,6 +171,7 @@ pub struct Python {
     pub interpreter: Option<String>,
     pub stdlib_keep: Vec<String>,
     pub max_restarts: u32,
+    pub heartbeat_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -420,6 +423,18 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         ));
     }
 
+    let heartbeat_timeout_ms = match p.heartbeat_timeout {
+        None => DEFAULT_HEARTBEAT_TIMEOUT_MS,
+        Some(s) if s.is_finite() && (0.2..=3600.0).contains(&s) => (s * 1000.0) as u64,
+        Some(s) => {
+            return Err(src.error(
+                &["python", "heartbeat_timeout"],
+                format!("{s} is not a usable heartbeat timeout"),
+                "give seconds between 0.2 and 3600, e.g. `heartbeat_timeout = 5`".to_string(),
+            ));
+        }
+    };
+
     let include_texts = p.include_paths.unwrap_or_else(|| vec![".".into()]);
     let mut include_paths = Vec::new();
     for (i, text) in include_texts.iter().enumerate() {
@@ -554,6 +569,7 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
             interpreter: p.interpreter,
             stdlib_keep: p.stdlib_keep,
             max_restarts: p.max_restarts.unwrap_or(DEFAULT_MAX_RESTARTS),
+            heartbeat_timeout_ms,
         },
         collect,
         env: raw.env,
@@ -722,7 +738,7 @@ mod reference_tests {
             let Some((table, name)) = key.split_once('.') else { continue };
             let value = match *key {
                 "app.name" => "\"x\"".to_string(),
-                "window.width" | "window.height" | "python.max_restarts" => "10".into(),
+                "window.width" | "window.height" | "python.max_restarts" | "python.heartbeat_timeout" => "10".into(),
                 "window.resizable" | "window.debug" | "python.filesystem_importer" => "true".into(),
                 "frontend.path" => "\"frontend\"".into(),
                 "python.entry_point" => "\"main:run\"".into(),

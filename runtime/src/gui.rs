@@ -2,13 +2,13 @@
 //! this module loads with `dlopen` only now, so `--headless` runs never load GTK and WebKit. It
 //! connects the library's callbacks to the transport Python reads from and writes to.
 
-use crate::dispatch::Dispatcher;
-use crate::transport::{self, ChannelSource, Transport};
+use crate::transport::Sink;
 use anyhow::{Context, Result, bail};
 use auroraview_overlay::Manifest;
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::Mutex;
 
 /// Must match `auroraview_window::ABI_VERSION`.
@@ -149,9 +149,10 @@ pub struct Window<'a> {
     pub frontend: PathBuf,
 }
 
-/// Shows the window and runs Python in parallel (`start_python` returns the exit code). Does not
-/// return unless the window cannot be created: the process exits with Python's exit code.
-pub fn run(w: Window, start_python: impl FnOnce() -> Result<u8> + Send + 'static) -> Result<u8> {
+/// Shows the window while `backend` serves the page's requests (it gets them on a channel that
+/// ends when the window closes, and answers through the sink) and returns the exit code. Does not
+/// return unless the window cannot be created: the process exits with the backend's exit code.
+pub fn run(w: Window, backend: impl FnOnce(Receiver<String>, Arc<Sink>) -> Result<u8> + Send + 'static) -> Result<u8> {
     let api = load(&w.library)?;
     let (req_tx, req_rx) = crossbeam_channel::unbounded::<String>();
     let link: &'static Link = Box::leak(Box::new(Link {
@@ -159,25 +160,21 @@ pub fn run(w: Window, start_python: impl FnOnce() -> Result<u8> + Send + 'static
         requests: Mutex::new(Some(req_tx)),
         state: Mutex::new(LinkState { handle: None, pending: Vec::new(), exit_code: None }),
     }));
-    let t = transport::install(Transport {
-        dispatcher: Dispatcher::new(Box::new(ChannelSource(req_rx)), transport::TAKEOVER_AFTER),
-        sink: Box::new(move |line: &str| {
-            link.send(line);
-            Ok(())
-        }),
-    });
-    std::thread::Builder::new().name("auroraview-watchdog".into()).spawn(move || t.dispatcher.run_watchdog())?;
-    // Python starts now, while the window is being created.
+    let sink: Arc<Sink> = Arc::new(Box::new(move |line: &str| {
+        link.send(line);
+        Ok(())
+    }));
+    // The backend starts now, while the window is being created.
     std::thread::Builder::new()
-        .name("python-supervisor".into())
+        .name("backend".into())
         .spawn(move || {
-            let code = start_python().unwrap_or_else(|e| {
+            let code = backend(req_rx, sink).unwrap_or_else(|e| {
                 eprintln!("error: {e:#}");
                 1
             });
             link.exit(code as i32);
         })
-        .context("starting the Python thread")?;
+        .context("starting the backend thread")?;
     show(&w, link as *const Link as *mut c_void, None)
 }
 

@@ -9,16 +9,21 @@ mod extract;
 mod gui;
 mod headless;
 mod interpreter;
+mod subprocess;
+mod system_python;
 mod transport;
 
 use anyhow::{Context, Result};
-use auroraview_overlay::{Manifest, Overlay};
+use auroraview_overlay::{Isolation, Manifest, Overlay, Strategy};
 use environment::Layout;
 use interpreter::{Entry, Interpreter, Settings};
-use std::io::Write;
+use std::io::{BufRead, Write};
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::Mutex;
-use transport::{LineSource, Transport};
+use std::time::Duration;
+use transport::{ChannelSource, LineSource, Transport};
 
 /// Read by `auroraview-pack` to refuse pairing this stub with a runtime of another Python version.
 #[used]
@@ -38,6 +43,8 @@ enum Mode {
     Window,
     BenchInProcess(usize),
     BenchBareWebView(std::path::PathBuf),
+    /// The child of `isolation = "process"`: headless, with Python in-process.
+    PythonChild,
 }
 
 struct Args {
@@ -53,6 +60,7 @@ fn parse_args() -> Result<Option<Args>> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--headless" => mode = Mode::Headless,
+            "--python-child" => mode = Mode::PythonChild,
             "--bench-in-process" => {
                 let n = it.next().and_then(|n| n.parse().ok()).context("--bench-in-process takes a number")?;
                 mode = Mode::BenchInProcess(n);
@@ -112,42 +120,112 @@ fn run() -> Result<u8> {
         // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
         unsafe { std::env::set_var(k, v) };
     }
+    // The child of `isolation = "process"` runs Python in-process, whatever the manifest says.
+    let subprocess = !matches!(args.mode, Mode::PythonChild) && manifest.python.isolation == Isolation::Process;
 
-    let transport = match args.mode {
-        Mode::Headless => {
+    match args.mode {
+        Mode::Headless | Mode::PythonChild if !subprocess => {
+            let child = matches!(args.mode, Mode::PythonChild);
             let (input, output) = headless::take_stdio().context("taking stdin/stdout for the protocol")?;
-            let output = Mutex::new(output);
-            Transport {
+            let t = transport::install(Transport {
                 dispatcher: dispatch::Dispatcher::new(
                     Box::new(LineSource(Mutex::new(std::io::BufReader::with_capacity(1 << 16, input)))),
                     transport::TAKEOVER_AFTER,
                 ),
-                sink: Box::new(move |line: &str| {
-                    let mut buf = Vec::with_capacity(line.len() + 1);
-                    buf.extend_from_slice(line.as_bytes());
-                    buf.push(b'\n');
-                    output.lock().unwrap_or_else(|e| e.into_inner()).write_all(&buf)
-                }),
+                sink: line_writer(output),
+            });
+            spawn_watchdog(t)?;
+            let code = run_python(&manifest, &layout, &exe, args.rest)?;
+            if child {
+                // Tells the supervisor the app ended on purpose (not a crash to restart).
+                let _ = (t.sink)(&format!(r#"{{"event":"{}","data":{{"code":{code}}}}}"#, subprocess::EXIT_EVENT));
             }
+            drop(extracted);
+            Ok(code)
         }
-        Mode::BenchInProcess(n) => return bench::in_process(n, &manifest, &layout, &exe),
-        Mode::BenchBareWebView(report) => return gui::run_bare_echo(window(&manifest, &layout)?, &report),
+        Mode::Headless | Mode::PythonChild => {
+            let (input, output) = headless::take_stdio().context("taking stdin/stdout for the protocol")?;
+            let (tx, rx) = crossbeam_channel::unbounded();
+            std::thread::Builder::new().name("headless-stdin".into()).spawn(move || {
+                for line in std::io::BufReader::new(input).lines() {
+                    let Ok(line) = line else { break };
+                    if !line.trim().is_empty() && tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            })?;
+            let settings = backend_settings(&manifest, &layout, &exe, &args.rest)?;
+            let code = subprocess::run(&settings, rx, Arc::new(line_writer(output)))?;
+            drop(extracted);
+            Ok(code)
+        }
+        Mode::BenchInProcess(n) => bench::in_process(n, &manifest, &layout, &exe),
+        Mode::BenchBareWebView(report) => gui::run_bare_echo(window(&manifest, &layout)?, &report),
         Mode::Window => {
-            let (m, l) = (manifest.clone(), layout.clone());
             let w = window(&manifest, &layout)?;
             // The extracted tree stays locked as in use until the process exits.
             std::mem::forget(extracted);
-            return gui::run(w, move || run_python(&m, &l, &exe, args.rest));
+            if subprocess {
+                let settings = backend_settings(&manifest, &layout, &exe, &args.rest)?;
+                return gui::run(w, move |requests, sink| subprocess::run(&settings, requests, sink));
+            }
+            let (m, l) = (manifest.clone(), layout.clone());
+            gui::run(w, move |requests, sink| {
+                let t = transport::install(Transport {
+                    dispatcher: dispatch::Dispatcher::new(Box::new(ChannelSource(requests)), transport::TAKEOVER_AFTER),
+                    sink: Box::new(move |line: &str| sink(line)),
+                });
+                spawn_watchdog(t)?;
+                run_python(&m, &l, &exe, args.rest)
+            })
         }
-    };
-    let transport = transport::install(transport);
+    }
+}
+
+fn spawn_watchdog(t: &'static Transport) -> Result<()> {
     std::thread::Builder::new()
         .name("auroraview-watchdog".into())
-        .spawn(move || transport.dispatcher.run_watchdog())
+        .spawn(move || t.dispatcher.run_watchdog())
         .context("starting the watchdog thread")?;
-    let code = run_python(&manifest, &layout, &exe, args.rest)?;
-    drop(extracted);
-    Ok(code)
+    Ok(())
+}
+
+/// Writes each line, with its newline, in one write.
+fn line_writer(output: std::fs::File) -> transport::Sink {
+    let output = Mutex::new(output);
+    Box::new(move |line: &str| {
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        output.lock().unwrap_or_else(|e| e.into_inner()).write_all(&buf)
+    })
+}
+
+/// The child process to supervise: this executable in Python mode, or for the `system`
+/// strategy the machine's Python running the app through `auroraview._child`.
+fn backend_settings(manifest: &Manifest, layout: &Layout, exe: &Path, rest: &[String]) -> Result<subprocess::Settings> {
+    let (program, args) = if manifest.python.strategy == Strategy::System {
+        let python = system_python::find(manifest)?;
+        let entry = match Entry::parse(&manifest.python.entry_point, &layout.python) {
+            Entry::Function { .. } => manifest.python.entry_point.clone(),
+            Entry::Script(path) => path.display().to_string(),
+        };
+        let mut args: Vec<std::ffi::OsString> =
+            vec!["-s".into(), "-m".into(), "auroraview._child".into(), entry.into()];
+        args.extend(rest.iter().map(Into::into));
+        (python, args)
+    } else {
+        let mut args: Vec<std::ffi::OsString> = vec!["--python-child".into(), "--".into()];
+        args.extend(rest.iter().map(Into::into));
+        (exe.to_path_buf(), args)
+    };
+    Ok(subprocess::Settings {
+        program,
+        args,
+        max_restarts: manifest.python.max_restarts,
+        heartbeat_interval: Duration::from_millis((manifest.python.heartbeat_timeout_ms / 5).clamp(50, 1000)),
+        heartbeat_timeout: Duration::from_millis(manifest.python.heartbeat_timeout_ms),
+    })
 }
 
 fn window<'a>(manifest: &'a Manifest, layout: &Layout) -> Result<gui::Window<'a>> {

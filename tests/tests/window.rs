@@ -58,23 +58,30 @@ fn xdg_env(cmd: &mut Command, dir: &Path) {
     }
 }
 
-fn pack_gui(out: &Path) -> std::path::PathBuf {
-    let pack = Command::new(bin("auroraview-pack"))
-        .args(["build", "-q", "--config"])
-        .arg(repo_root().join("tests/apps/gui/auroraview.pack.toml"))
-        .arg("--out-dir")
-        .arg(out)
-        .env("AURORAVIEW_CACHE_DIR", pack_cache())
-        .output()
-        .unwrap();
-    assert!(pack.status.success(), "{}", String::from_utf8_lossy(&pack.stderr));
-    out.join("gui-test")
+/// Packs tests/apps/gui with `python_extra` added to its `[python]` table.
+fn pack_gui(python_extra: &str) -> (Project, std::path::PathBuf) {
+    let p = Project::copy_of("gui", python_extra);
+    let exe = p.pack();
+    (p, exe)
 }
 
 #[test]
 fn page_calls_python_and_closing_the_window_exits_zero() {
-    let out = tempfile::tempdir().unwrap();
-    let exe = pack_gui(out.path());
+    page_session("");
+}
+
+#[test]
+fn the_same_page_works_with_python_in_a_child_process() {
+    page_session("isolation = \"process\"");
+}
+
+#[test]
+fn the_same_page_works_with_the_machines_python() {
+    page_session("strategy = \"system\"");
+}
+
+fn page_session(python_extra: &str) {
+    let (_project, exe) = pack_gui(python_extra);
     let work = tempfile::tempdir().unwrap();
     let report = work.path().join("report.json");
     let closed = work.path().join("closed");
@@ -123,8 +130,13 @@ fn page_calls_python_and_closing_the_window_exits_zero() {
 
 #[test]
 fn python_ending_closes_the_window_with_its_exit_code() {
-    let out = tempfile::tempdir().unwrap();
-    let exe = pack_gui(out.path());
+    for extra in ["", "isolation = \"process\""] {
+        python_ending_closes(extra);
+    }
+}
+
+fn python_ending_closes(python_extra: &str) {
+    let (_project, exe) = pack_gui(python_extra);
     let work = tempfile::tempdir().unwrap();
     let mut cmd = Command::new("xvfb-run");
     cmd.args(["-a", "-s", "-screen 0 800x600x24"])

@@ -113,6 +113,7 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
             filesystem_importer: cfg.python.filesystem_importer,
             interpreter: cfg.python.interpreter.clone(),
             max_restarts: cfg.python.max_restarts,
+            heartbeat_timeout_ms: cfg.python.heartbeat_timeout_ms,
         },
         env: cfg.env.clone(),
         license: cfg.license.as_ref().map(|l| LicenseInfo { kind: l.kind.clone(), public_key: l.public_key.clone() }),

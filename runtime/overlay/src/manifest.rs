@@ -95,6 +95,8 @@ pub struct PythonInfo {
     pub interpreter: Option<String>,
     /// How many times a crashed subprocess backend is restarted before giving up.
     pub max_restarts: u32,
+    /// A subprocess backend that answers no heartbeat for this long is replaced.
+    pub heartbeat_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

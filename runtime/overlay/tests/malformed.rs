@@ -16,6 +16,7 @@ fn manifest() -> Manifest {
             filesystem_importer: true,
             interpreter: None,
             max_restarts: 1,
+            heartbeat_timeout_ms: 5000,
         },
         env: Default::default(),
         license: None,

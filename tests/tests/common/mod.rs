@@ -43,6 +43,21 @@ impl Project {
         p
     }
 
+    /// A copy of `tests/apps/<name>` whose config gets `extra` appended under `[python]`.
+    pub fn copy_of(name: &str, python_extra: &str) -> Project {
+        let p = Project { dir: tempfile::tempdir().unwrap() };
+        let src = repo_root().join("tests/apps").join(name);
+        copy_dir(&src, p.path());
+        let config = fs_err::read_to_string(p.config_path()).unwrap();
+        let config = if config.contains("[python]\n") {
+            config.replacen("[python]\n", &format!("[python]\n{python_extra}\n"), 1)
+        } else {
+            format!("{config}\n[python]\n{python_extra}\n")
+        };
+        p.config(&config);
+        p
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -233,4 +248,28 @@ pub fn run_lines(exe: &Path, cache: &Path, lines: &[&str]) -> (i32, Vec<String>,
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
     (out.status.code().unwrap_or(-1), stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    for entry in fs_err::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let to = dst.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() == "__pycache__" || entry.file_name() == "dist" {
+                continue;
+            }
+            fs_err::create_dir_all(&to).unwrap();
+            copy_dir(&entry.path(), &to);
+        } else {
+            fs_err::copy(entry.path(), &to).unwrap();
+        }
+    }
+}
+
+/// Whether a process with this pid still exists (and is not a zombie).
+pub fn alive(pid: u32) -> bool {
+    match fs_err::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
 }

@@ -88,6 +88,35 @@ def emit(name):
     return "emitted"
 
 
+@view.bind_call("api.crash")
+def crash(code):
+    os._exit(code)
+
+
+@view.bind_call("api.hang")
+def hang():
+    import signal
+
+    # The whole process stops (no heartbeat is answered); the loop keeps this call from returning
+    # in the moment before the signal lands.
+    os.kill(os.getpid(), signal.SIGSTOP)
+    while True:
+        time.sleep(1)
+
+
+@view.bind_call("api.ignore_term")
+def ignore_term():
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return True
+
+
+@view.bind_call("api.pid")
+def pid():
+    return os.getpid()
+
+
 @view.on("ping")
 def on_ping(data):
     view.emit("pong", data)

@@ -1,0 +1,272 @@
+//! The subprocess backend: Python in a supervised child process speaking the same JSON lines on
+//! its stdin/stdout. Used by the `system` strategy (the machine's python3) and by
+//! `isolation = "process"` (this executable started with `--python-child`).
+//!
+//! A child that dies fails the calls it was answering (`ok: false`, "backend exited with code N"
+//! and its last stderr lines), the frontend gets a `__auroraview_backend__` event, and the child is
+//! restarted with backoff, up to `max_restarts` times. A child that stops answering heartbeats is
+//! killed and replaced. A child that ends on its own (its entry point finished) ends the app.
+
+use crate::transport::Sink;
+use anyhow::{Context, Result, bail};
+use crossbeam_channel::{Receiver, select, tick};
+use serde::Deserialize;
+use std::collections::{HashSet, VecDeque};
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The last line a child writes when its entry point finished on its own.
+pub const EXIT_EVENT: &str = "__auroraview_exit__";
+pub const STATUS_EVENT: &str = "__auroraview_backend__";
+const HEARTBEAT_PREFIX: &str = "__auroraview_hb_";
+const STDERR_TAIL: usize = 20;
+
+pub struct Settings {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub max_restarts: u32,
+    pub heartbeat_interval: Duration,
+    pub heartbeat_timeout: Duration,
+}
+
+#[derive(Deserialize)]
+struct Ids {
+    id: Option<serde_json::Value>,
+    event: Option<String>,
+    data: Option<serde_json::Value>,
+}
+
+/// What one child's life ended with.
+enum Ended {
+    /// The app is shutting down (no more requests): exit with this code.
+    Shutdown(u8),
+    /// The entry point finished; the app ends with its code.
+    Finished(u8),
+    /// Crashed, killed, or stopped answering.
+    Died { code: Option<i32>, why: String },
+}
+
+/// Serves `requests` through children until the requests end or the child's entry point finishes.
+/// Returns the app's exit code.
+pub fn run(settings: &Settings, requests: Receiver<String>, sink: Arc<Sink>) -> Result<u8> {
+    let mut restarts = 0u32;
+    loop {
+        let started = Instant::now();
+        let ended = serve_one(settings, &requests, &sink)?;
+        match ended {
+            Ended::Shutdown(code) | Ended::Finished(code) => return Ok(code),
+            Ended::Died { code, why } => {
+                // A child that ran for a while before dying starts a fresh budget of restarts.
+                if started.elapsed() > Duration::from_secs(60) {
+                    restarts = 0;
+                }
+                restarts += 1;
+                if restarts > settings.max_restarts {
+                    status(&sink, "failed", code, &format!("{why}; gave up after {} restarts", settings.max_restarts));
+                    bail!(
+                        "the Python backend {why}; gave up after {} restarts (python.max_restarts)",
+                        settings.max_restarts
+                    );
+                }
+                let backoff = Duration::from_millis(50 << (restarts - 1).min(5));
+                eprintln!(
+                    "auroraview: the Python backend {why}; restarting in {backoff:?} ({restarts}/{})",
+                    settings.max_restarts
+                );
+                std::thread::sleep(backoff);
+            }
+        }
+    }
+}
+
+fn status(sink: &Sink, status: &str, code: Option<i32>, message: &str) {
+    let line = serde_json::json!({"event": STATUS_EVENT, "data": {"status": status, "code": code, "message": message}});
+    let _ = sink(&line.to_string());
+}
+
+fn spawn(settings: &Settings) -> Result<Child> {
+    let mut cmd = Command::new(&settings.program);
+    cmd.args(&settings.args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child when this
+        // process dies, so no child outlives the app even if the app is killed.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    cmd.spawn().with_context(|| format!("starting the Python backend {}", settings.program.display()))
+}
+
+/// Stops a child: close its stdin and let it finish, then SIGTERM, then SIGKILL.
+fn stop(child: &mut Child, stdin: Option<ChildStdin>, grace: Duration) -> Option<i32> {
+    drop(stdin);
+    let wait = |child: &mut Child, limit: Duration| {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    };
+    if let Some(s) = wait(child, grace) {
+        return exit_code(s);
+    }
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    if let Some(s) = wait(child, Duration::from_secs(1)) {
+        return exit_code(s);
+    }
+    let _ = child.kill();
+    child.wait().ok().and_then(exit_code)
+}
+
+fn exit_code(status: std::process::ExitStatus) -> Option<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().or_else(|| status.signal().map(|s| 128 + s))
+}
+
+fn describe(code: Option<i32>) -> String {
+    match code {
+        Some(c) if c > 128 => format!("was killed by signal {} (exit code {c})", c - 128),
+        Some(c) => format!("exited with code {c}"),
+        None => "exited".to_string(),
+    }
+}
+
+fn serve_one(settings: &Settings, requests: &Receiver<String>, sink: &Arc<Sink>) -> Result<Ended> {
+    let mut child = spawn(settings)?;
+    let mut stdin = child.stdin.take();
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let tail: Arc<Mutex<VecDeque<String>>> = Arc::default();
+    let last_pong = Arc::new(Mutex::new(Instant::now()));
+    let finished: Arc<Mutex<Option<u8>>> = Arc::default();
+    let (eof_tx, eof_rx) = crossbeam_channel::bounded::<()>(1);
+
+    {
+        let (in_flight, sink, last_pong, finished) =
+            (in_flight.clone(), sink.clone(), last_pong.clone(), finished.clone());
+        std::thread::Builder::new().name("backend-stdout".into()).spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let ids: Option<Ids> = serde_json::from_str(&line).ok();
+                if let Some(ids) = &ids {
+                    if let Some(id) = &ids.id {
+                        let key = id.to_string();
+                        if key.starts_with(&format!("\"{HEARTBEAT_PREFIX}")) {
+                            *last_pong.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                            continue;
+                        }
+                        in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                    } else if ids.event.as_deref() == Some(EXIT_EVENT) {
+                        let code = ids.data.as_ref().and_then(|d| d["code"].as_i64()).unwrap_or(0);
+                        *finished.lock().unwrap_or_else(|e| e.into_inner()) = Some((code & 0xff) as u8);
+                        continue;
+                    }
+                }
+                let _ = sink(&line);
+            }
+            let _ = eof_tx.send(());
+        })?;
+    }
+    {
+        let tail = tail.clone();
+        std::thread::Builder::new().name("backend-stderr".into()).spawn(move || {
+            let mut err = std::io::stderr();
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let _ = writeln!(err, "{line}");
+                let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
+                if t.len() == STDERR_TAIL {
+                    t.pop_front();
+                }
+                t.push_back(line);
+            }
+        })?;
+    }
+
+    let ticker = tick(settings.heartbeat_interval);
+    let mut ping = 0u64;
+    let mut hung = false;
+    loop {
+        select! {
+            recv(requests) -> msg => match msg {
+                Ok(line) => {
+                    if let Ok(Ids { id: Some(id), .. }) = serde_json::from_str::<Ids>(&line) {
+                        in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string());
+                    }
+                    if let Some(pipe) = stdin.as_mut() {
+                        let mut buf = line.into_bytes();
+                        buf.push(b'\n');
+                        if pipe.write_all(&buf).is_err() {
+                            stdin = None; // the child is gone; its exit is handled below
+                        }
+                    }
+                }
+                Err(_) => {
+                    // Shutting down: the child finishes its calls and exits; one that does not is
+                    // stopped. The app's exit code is the one its entry point ended with, if any.
+                    stop(&mut child, stdin.take(), Duration::from_secs(5));
+                    let _ = eof_rx.recv_timeout(Duration::from_secs(1));
+                    let finished = *finished.lock().unwrap_or_else(|e| e.into_inner());
+                    return Ok(Ended::Shutdown(finished.unwrap_or(0)));
+                }
+            },
+            recv(eof_rx) -> _ => break,
+            recv(ticker) -> _ => {
+                let silent = last_pong.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
+                if silent > settings.heartbeat_timeout {
+                    hung = true;
+                    let _ = child.kill();
+                    continue;
+                }
+                ping += 1;
+                let line = format!("{{\"id\":\"{HEARTBEAT_PREFIX}{ping}\",\"method\":\"__ping__\"}}\n");
+                if let Some(pipe) = stdin.as_mut()
+                    && pipe.write_all(line.as_bytes()).is_err()
+                {
+                    stdin = None;
+                }
+            },
+        }
+    }
+
+    // The child's stdout ended: it exited (or is about to).
+    let code = stop(&mut child, stdin.take(), Duration::from_secs(2));
+    let _ = eof_rx.try_recv();
+    if let Some(code) = *finished.lock().unwrap_or_else(|e| e.into_inner()) {
+        return Ok(Ended::Finished(code));
+    }
+    std::thread::sleep(Duration::from_millis(20)); // let the stderr reader catch the last lines
+    let tail_text = tail.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect::<Vec<_>>().join("\n");
+    let why = if hung {
+        format!("stopped answering for {:?} and was replaced", settings.heartbeat_timeout)
+    } else {
+        describe(code)
+    };
+    let mut message = format!("backend {why}");
+    if !tail_text.is_empty() {
+        message.push_str(&format!("; its last output:\n{tail_text}"));
+    }
+    for id in in_flight.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+        let id: serde_json::Value = serde_json::from_str(&id).unwrap_or_default();
+        let line = serde_json::json!({"id": id, "ok": false, "error": message, "type": "BackendExited", "code": code});
+        let _ = sink(&line.to_string());
+    }
+    status(sink, "exited", code, &message);
+    Ok(Ended::Died { code, why })
+}

@@ -1,0 +1,161 @@
+//! The subprocess backend: the `system` strategy and `isolation = "process"`, in `--headless`.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn isolated() -> (Project, std::path::PathBuf) {
+    let p = Project::copy_of("probe", "isolation = \"process\"\nheartbeat_timeout = 1.5\nmax_restarts = 3");
+    let exe = p.pack();
+    (p, exe)
+}
+
+fn wait_gone(pid: u32, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn system_strategy_runs_on_the_machines_python() {
+    let p = Project::copy_of("probe", "strategy = \"system\"");
+    let exe = p.pack();
+    let paths = entry_paths(&exe);
+    assert!(!paths.iter().any(|p| p.starts_with("runtime/")), "no runtime is bundled");
+    assert!(paths.iter().any(|p| p.starts_with("python/site-packages/markupsafe/")));
+
+    let cache = tempfile::tempdir().unwrap();
+    let mut app = Headless::start(&exe, cache.path());
+    let env = app.call("api.env", Value::Null);
+    assert_eq!(env["ok"], true, "{env}\n{}", app.stderr());
+    let out = Command::new("python3").args(["-c", "import sys; print(sys.prefix)"]).output().unwrap();
+    let machine_prefix = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(env["result"]["prefix"], machine_prefix.as_str(), "the machine's python3 answers");
+    assert_eq!(env["result"]["setting"], "hello-env");
+    assert_eq!(env["result"]["greeting"], "resource text");
+    assert_eq!(app.call("api.markup", json!(["<i>"]))["result"]["escaped"], "&lt;i&gt;");
+    // Stray prints go to stderr, never into the protocol.
+    assert_eq!(app.call("api.print", Value::Null)["result"], "printed");
+    assert_eq!(app.call("api.boom", Value::Null)["type"], "ValueError");
+    let (code, stderr) = app.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("stray print from a handler") && stderr.contains("from a child process"), "{stderr}");
+}
+
+#[test]
+fn system_strategy_names_what_it_searched_when_no_python_fits() {
+    let p = Project::copy_of("probe", "strategy = \"system\"\ninterpreter = \"python-that-does-not-exist\"");
+    let exe = p.pack();
+    let cache = tempfile::tempdir().unwrap();
+    let out = Command::new(&exe)
+        .arg("--headless")
+        .env("AURORAVIEW_CACHE_DIR", cache.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("python-that-does-not-exist") && stderr.contains("3.11 or newer"), "{stderr}");
+    assert!(stderr.contains("searched"), "{stderr}");
+}
+
+#[test]
+fn a_crashing_handler_fails_its_call_and_the_next_call_works() {
+    let (_p, exe) = isolated();
+    let cache = tempfile::tempdir().unwrap();
+    let mut app = Headless::start(&exe, cache.path());
+    let first = app.call("api.pid", Value::Null)["result"].as_u64().unwrap();
+    assert_ne!(first, app.child.id() as u64, "Python runs in a child process");
+    let crash = app.call("api.crash", json!([3]));
+    assert_eq!(crash["ok"], false);
+    assert!(crash["error"].as_str().unwrap().contains("backend exited with code 3"), "{crash}");
+    let second = app.call("api.pid", Value::Null);
+    assert_eq!(second["ok"], true, "{second}");
+    assert_ne!(second["result"].as_u64().unwrap(), first, "a new child answers");
+    assert!(
+        app.events.iter().any(|e| e["event"] == "__auroraview_backend__" && e["data"]["status"] == "exited"),
+        "{:?}",
+        app.events
+    );
+    // The child is the packed executable itself, homed in the extracted runtime.
+    let env = app.call("api.env", Value::Null);
+    assert_eq!(env["result"]["executable"], exe.display().to_string());
+    assert!(env["result"]["prefix"].as_str().unwrap().starts_with(&cache.path().display().to_string()));
+    assert_eq!(app.finish().0, 0);
+}
+
+#[test]
+fn a_hung_child_is_replaced_after_the_heartbeat_limit() {
+    let (_p, exe) = isolated();
+    let cache = tempfile::tempdir().unwrap();
+    let mut app = Headless::start(&exe, cache.path());
+    let first = app.call("api.pid", Value::Null)["result"].as_u64().unwrap() as u32;
+    let hang = app.call("api.hang", Value::Null);
+    assert_eq!(hang["ok"], false);
+    assert!(hang["error"].as_str().unwrap().contains("stopped answering"), "{hang}");
+    assert!(wait_gone(first, Duration::from_secs(5)), "the hung child is killed");
+    let next = app.call("api.echo", json!(["alive"]));
+    assert_eq!(next["result"], "alive");
+    assert_eq!(app.finish().0, 0);
+}
+
+#[test]
+fn slow_handler_does_not_block_an_echo_in_the_child() {
+    let (_p, exe) = isolated();
+    let cache = tempfile::tempdir().unwrap();
+    let mut app = Headless::start(&exe, cache.path());
+    app.call("api.echo", json!([0]));
+    app.send("slow", "api.sleep", json!([2]));
+    std::thread::sleep(Duration::from_millis(50));
+    app.send("fast", "api.echo", json!(["quick"]));
+    let first = app.next_message();
+    assert_eq!(first["id"], "fast", "{first}");
+    assert_eq!(app.next_message()["id"], "slow");
+    assert_eq!(app.finish().0, 0);
+}
+
+#[test]
+fn no_child_survives_the_parent() {
+    let (_p, exe) = isolated();
+    // Killed parent: the kernel kills the child.
+    let cache = tempfile::tempdir().unwrap();
+    let mut app = Headless::start(&exe, cache.path());
+    let child = app.call("api.pid", Value::Null)["result"].as_u64().unwrap() as u32;
+    app.child.kill().unwrap();
+    app.child.wait().unwrap();
+    assert!(wait_gone(child, Duration::from_secs(5)), "child {child} outlived a killed parent");
+
+    // A child that ignores SIGTERM and is stuck in a handler: the app still ends, and so does it.
+    let mut app = Headless::start(&exe, cache.path());
+    let child = app.call("api.pid", Value::Null)["result"].as_u64().unwrap() as u32;
+    app.send_raw(r#"{"id":"t","method":"api.ignore_term"}"#);
+    assert_eq!(app.response("t")["ok"], true);
+    app.send_raw(r#"{"id":"s","method":"api.sleep","params":[1000]}"#);
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let (code, stderr) = app.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(wait_gone(child, Duration::from_secs(5)), "child {child} outlived the app");
+}
+
+#[test]
+fn restarts_stop_at_the_configured_limit() {
+    let p = Project::copy_of("probe", "isolation = \"process\"\nmax_restarts = 1");
+    let exe = p.pack();
+    let cache = tempfile::tempdir().unwrap();
+    let mut app = Headless::start(&exe, cache.path());
+    assert_eq!(app.call("api.crash", json!([5]))["ok"], false);
+    assert_eq!(app.call("api.crash", json!([6]))["ok"], false);
+    let (code, stderr) = app.finish();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("gave up after 1 restarts"), "{stderr}");
+}
