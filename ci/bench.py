@@ -26,13 +26,46 @@ def request(i, method="api.echo"):
     return json.dumps({"id": i, "method": method, "params": [i]}) + "\n"
 
 
-def pack(workdir):
+def pack(workdir, python_extra=None):
+    """Packs tests/apps/bench, with `python_extra` added to its [python] table."""
+    config = os.path.join(ROOT, "tests", "apps", "bench", "auroraview.pack.toml")
+    if python_extra:
+        src = os.path.dirname(config)
+        project = tempfile.mkdtemp(dir=workdir)
+        shutil.copytree(src, project, dirs_exist_ok=True)
+        config = os.path.join(project, "auroraview.pack.toml")
+        with open(config, encoding="utf-8") as f:
+            text = f.read().replace("[python]\n", "[python]\n" + python_extra + "\n", 1)
+        with open(config, "w", encoding="utf-8") as f:
+            f.write(text)
+        workdir = tempfile.mkdtemp(dir=workdir)
     out = subprocess.run(
-        [os.path.join(TARGET, "auroraview-pack"), "build", "-q", "--config",
-         os.path.join(ROOT, "tests", "apps", "bench", "auroraview.pack.toml"), "--out-dir", workdir],
+        [os.path.join(TARGET, "auroraview-pack"), "build", "-q", "--config", config, "--out-dir", workdir],
         check=True, capture_output=True, text=True,
     )
     return out.stdout.split("\t")[0].strip()
+
+
+def restart_time(cmd, env):
+    """Seconds from a call that crashes the backend to the next answered call."""
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True, bufsize=1,
+                         stderr=subprocess.DEVNULL)
+    p.stdin.write(request(0))
+    p.stdin.flush()
+    p.stdout.readline()
+    t0 = time.perf_counter()
+    p.stdin.write(json.dumps({"id": "crash", "method": "api.crash"}) + "\n")
+    p.stdin.flush()
+    while json.loads(p.stdout.readline()).get("id") != "crash":
+        pass
+    p.stdin.write(request(1))
+    p.stdin.flush()
+    while json.loads(p.stdout.readline()).get("id") != 1:
+        pass
+    elapsed = time.perf_counter() - t0
+    p.stdin.close()
+    p.wait()
+    return elapsed
 
 
 def first_call(cmd, env, method="api.echo"):
@@ -171,6 +204,19 @@ def main():
         def cold():
             fresh = dict(env, AURORAVIEW_CACHE_DIR=tempfile.mkdtemp(dir=work))
             return first_call(app, fresh)
+
+        for label, extra in (("isolation = process", 'isolation = "process"'), ("strategy = system", 'strategy = "system"')):
+            sub = [pack(work, extra), "--headless"]
+            first_call(sub, env)
+            row(f"per call, sequential, {label}", median(lambda: sequential(sub, env, SEQ_CALLS), 5) * 1e6,
+                median(lambda: sequential(SERVER, env, SEQ_CALLS), 5) * 1e6, "us", "ratio <= 1.2")
+            row(f"  warm start, {label}", median(lambda: first_call(sub, env)) * 1e3,
+                median(lambda: first_call(SERVER, env)) * 1e3, "ms", "")
+            if label.startswith("isolation"):
+                row("  restart to first answered call", median(lambda: restart_time(sub, env), 7) * 1e3, None,
+                    "ms", "<= 1000 ms")
+            else:
+                print(f"  packed size, {label:<21} {os.path.getsize(sub[0]) / 2**20:10.3f}{'':18}MiB")
 
         row("cold start (first extraction)", median(cold, 7) * 1e3, None, "ms", "<= 400 ms")
         hello_dir = tempfile.mkdtemp(dir=work)

@@ -7,6 +7,7 @@ from auroraview import WebView
 def run():
     view = WebView(title="bench")
     view.bind_call("api.echo", lambda value: value)
+    view.bind_call("api.crash", lambda: os._exit(3))
 
     @view.bind_call("api.report")
     def report(stats):
