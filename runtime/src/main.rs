@@ -145,17 +145,19 @@ fn run() -> Result<u8> {
         }
         Mode::Headless | Mode::PythonChild => {
             let (input, output) = headless::take_stdio().context("taking stdin/stdout for the protocol")?;
-            let (tx, rx) = crossbeam_channel::unbounded();
+            let forwarder = Arc::new(subprocess::Forwarder::default());
+            let reader = forwarder.clone();
             std::thread::Builder::new().name("headless-stdin".into()).spawn(move || {
                 for line in std::io::BufReader::new(input).lines() {
                     let Ok(line) = line else { break };
-                    if !line.trim().is_empty() && tx.send(line).is_err() {
-                        break;
+                    if !line.trim().is_empty() {
+                        reader.forward(line);
                     }
                 }
+                reader.close();
             })?;
             let settings = backend_settings(&manifest, &layout, &exe, &args.rest)?;
-            let code = subprocess::run(&settings, rx, Arc::new(line_writer(output)))?;
+            let code = subprocess::run(&settings, &forwarder, Arc::new(line_writer(output)))?;
             drop(extracted);
             Ok(code)
         }
@@ -167,7 +169,11 @@ fn run() -> Result<u8> {
             std::mem::forget(extracted);
             if subprocess {
                 let settings = backend_settings(&manifest, &layout, &exe, &args.rest)?;
-                return gui::run(w, move |requests, sink| subprocess::run(&settings, requests, sink));
+                return gui::run(w, move |requests, sink| {
+                    let forwarder = Arc::new(subprocess::Forwarder::default());
+                    subprocess::forward_channel(requests, forwarder.clone())?;
+                    subprocess::run(&settings, &forwarder, sink)
+                });
             }
             let (m, l) = (manifest.clone(), layout.clone());
             gui::run(w, move |requests, sink| {

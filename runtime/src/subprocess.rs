@@ -40,6 +40,92 @@ struct Ids {
     data: Option<serde_json::Value>,
 }
 
+/// Where requests go: straight into the current child's stdin from the thread that produced them
+/// (no hand-off to another thread), or held while a child is being (re)started.
+#[derive(Default)]
+pub struct Forwarder {
+    state: Mutex<Forwarding>,
+    closed: Mutex<Option<crossbeam_channel::Sender<()>>>,
+}
+
+#[derive(Default)]
+struct Forwarding {
+    stdin: Option<ChildStdin>,
+    /// Requests that arrived while no child was running.
+    pending: Vec<String>,
+    /// Ids of requests the current child has not answered.
+    in_flight: HashSet<String>,
+}
+
+impl Forwarder {
+    /// Sends one request line to the backend.
+    pub fn forward(&self, line: String) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if st.stdin.is_none() {
+            st.pending.push(line);
+            return;
+        }
+        if let Ok(Ids { id: Some(id), .. }) = serde_json::from_str::<Ids>(&line) {
+            st.in_flight.insert(id.to_string());
+        }
+        let mut buf = line.into_bytes();
+        buf.push(b'\n');
+        if st.stdin.as_mut().is_some_and(|pipe| pipe.write_all(&buf).is_err()) {
+            st.stdin = None; // the child is gone; its calls in flight are failed when it is reaped
+        }
+    }
+
+    /// No more requests: the backend finishes what it has and the app exits.
+    pub fn close(&self) {
+        if let Some(tx) = self.closed.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = tx.send(());
+        }
+    }
+
+    fn attach(&self, mut stdin: ChildStdin) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.in_flight.clear();
+        for line in std::mem::take(&mut st.pending) {
+            if let Ok(Ids { id: Some(id), .. }) = serde_json::from_str::<Ids>(&line) {
+                st.in_flight.insert(id.to_string());
+            }
+            let mut buf = line.into_bytes();
+            buf.push(b'\n');
+            let _ = stdin.write_all(&buf);
+        }
+        st.stdin = Some(stdin);
+    }
+
+    fn detach(&self) -> (Option<ChildStdin>, Vec<String>) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        (st.stdin.take(), st.in_flight.drain().collect())
+    }
+
+    fn answered(&self, id: &str) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).in_flight.remove(id);
+    }
+
+    fn write_raw(&self, line: &str) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pipe) = st.stdin.as_mut()
+            && pipe.write_all(line.as_bytes()).is_err()
+        {
+            st.stdin = None;
+        }
+    }
+}
+
+/// Feeds a channel of requests (the window's) into a forwarder; closes it when the channel ends.
+pub fn forward_channel(requests: Receiver<String>, forwarder: Arc<Forwarder>) -> Result<()> {
+    std::thread::Builder::new().name("backend-requests".into()).spawn(move || {
+        for line in requests {
+            forwarder.forward(line);
+        }
+        forwarder.close();
+    })?;
+    Ok(())
+}
+
 /// What one child's life ended with.
 enum Ended {
     /// The app is shutting down (no more requests): exit with this code.
@@ -50,13 +136,15 @@ enum Ended {
     Died { code: Option<i32>, why: String },
 }
 
-/// Serves `requests` through children until the requests end or the child's entry point finishes.
-/// Returns the app's exit code.
-pub fn run(settings: &Settings, requests: Receiver<String>, sink: Arc<Sink>) -> Result<u8> {
+/// Serves what `forwarder` is given through children until it is closed or the child's entry point
+/// finishes. Returns the app's exit code.
+pub fn run(settings: &Settings, forwarder: &Arc<Forwarder>, sink: Arc<Sink>) -> Result<u8> {
+    let (closed_tx, closed_rx) = crossbeam_channel::bounded::<()>(1);
+    *forwarder.closed.lock().unwrap_or_else(|e| e.into_inner()) = Some(closed_tx);
     let mut restarts = 0u32;
     loop {
         let started = Instant::now();
-        let ended = serve_one(settings, &requests, &sink)?;
+        let ended = serve_one(settings, forwarder, &closed_rx, &sink)?;
         match ended {
             Ended::Shutdown(code) | Ended::Finished(code) => return Ok(code),
             Ended::Died { code, why } => {
@@ -146,20 +234,24 @@ fn describe(code: Option<i32>) -> String {
     }
 }
 
-fn serve_one(settings: &Settings, requests: &Receiver<String>, sink: &Arc<Sink>) -> Result<Ended> {
+fn serve_one(
+    settings: &Settings,
+    forwarder: &Arc<Forwarder>,
+    closed: &Receiver<()>,
+    sink: &Arc<Sink>,
+) -> Result<Ended> {
     let mut child = spawn(settings)?;
-    let mut stdin = child.stdin.take();
+    forwarder.attach(child.stdin.take().expect("piped"));
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
-    let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
     let tail: Arc<Mutex<VecDeque<String>>> = Arc::default();
     let last_pong = Arc::new(Mutex::new(Instant::now()));
     let finished: Arc<Mutex<Option<u8>>> = Arc::default();
     let (eof_tx, eof_rx) = crossbeam_channel::bounded::<()>(1);
 
     {
-        let (in_flight, sink, last_pong, finished) =
-            (in_flight.clone(), sink.clone(), last_pong.clone(), finished.clone());
+        let (forwarder, sink, last_pong, finished) =
+            (forwarder.clone(), sink.clone(), last_pong.clone(), finished.clone());
         std::thread::Builder::new().name("backend-stdout".into()).spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
@@ -171,7 +263,7 @@ fn serve_one(settings: &Settings, requests: &Receiver<String>, sink: &Arc<Sink>)
                             *last_pong.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
                             continue;
                         }
-                        in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                        forwarder.answered(&key);
                     } else if ids.event.as_deref() == Some(EXIT_EVENT) {
                         let code = ids.data.as_ref().and_then(|d| d["code"].as_i64()).unwrap_or(0);
                         *finished.lock().unwrap_or_else(|e| e.into_inner()) = Some((code & 0xff) as u8);
@@ -204,27 +296,14 @@ fn serve_one(settings: &Settings, requests: &Receiver<String>, sink: &Arc<Sink>)
     let mut hung = false;
     loop {
         select! {
-            recv(requests) -> msg => match msg {
-                Ok(line) => {
-                    if let Ok(Ids { id: Some(id), .. }) = serde_json::from_str::<Ids>(&line) {
-                        in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string());
-                    }
-                    if let Some(pipe) = stdin.as_mut() {
-                        let mut buf = line.into_bytes();
-                        buf.push(b'\n');
-                        if pipe.write_all(&buf).is_err() {
-                            stdin = None; // the child is gone; its exit is handled below
-                        }
-                    }
-                }
-                Err(_) => {
-                    // Shutting down: the child finishes its calls and exits; one that does not is
-                    // stopped. The app's exit code is the one its entry point ended with, if any.
-                    stop(&mut child, stdin.take(), Duration::from_secs(5));
-                    let _ = eof_rx.recv_timeout(Duration::from_secs(1));
-                    let finished = *finished.lock().unwrap_or_else(|e| e.into_inner());
-                    return Ok(Ended::Shutdown(finished.unwrap_or(0)));
-                }
+            recv(closed) -> _ => {
+                // Shutting down: the child finishes its calls and exits; one that does not is
+                // stopped. The app's exit code is the one its entry point ended with, if any.
+                let (stdin, _) = forwarder.detach();
+                stop(&mut child, stdin, Duration::from_secs(5));
+                let _ = eof_rx.recv_timeout(Duration::from_secs(1));
+                let finished = *finished.lock().unwrap_or_else(|e| e.into_inner());
+                return Ok(Ended::Shutdown(finished.unwrap_or(0)));
             },
             recv(eof_rx) -> _ => break,
             recv(ticker) -> _ => {
@@ -235,19 +314,14 @@ fn serve_one(settings: &Settings, requests: &Receiver<String>, sink: &Arc<Sink>)
                     continue;
                 }
                 ping += 1;
-                let line = format!("{{\"id\":\"{HEARTBEAT_PREFIX}{ping}\",\"method\":\"__ping__\"}}\n");
-                if let Some(pipe) = stdin.as_mut()
-                    && pipe.write_all(line.as_bytes()).is_err()
-                {
-                    stdin = None;
-                }
+                forwarder.write_raw(&format!("{{\"id\":\"{HEARTBEAT_PREFIX}{ping}\",\"method\":\"__ping__\"}}\n"));
             },
         }
     }
 
     // The child's stdout ended: it exited (or is about to).
-    let code = stop(&mut child, stdin.take(), Duration::from_secs(2));
-    let _ = eof_rx.try_recv();
+    let (stdin, in_flight) = forwarder.detach();
+    let code = stop(&mut child, stdin, Duration::from_secs(2));
     if let Some(code) = *finished.lock().unwrap_or_else(|e| e.into_inner()) {
         return Ok(Ended::Finished(code));
     }
@@ -262,7 +336,7 @@ fn serve_one(settings: &Settings, requests: &Receiver<String>, sink: &Arc<Sink>)
     if !tail_text.is_empty() {
         message.push_str(&format!("; its last output:\n{tail_text}"));
     }
-    for id in in_flight.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+    for id in in_flight {
         let id: serde_json::Value = serde_json::from_str(&id).unwrap_or_default();
         let line = serde_json::json!({"id": id, "ok": false, "error": message, "type": "BackendExited", "code": code});
         let _ = sink(&line.to_string());

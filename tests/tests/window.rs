@@ -38,8 +38,8 @@ const SCRIPT: &str = r#"
 app=$!
 i=0
 while [ ! -s "$GUI_REPORT" ] && [ $i -lt 600 ] && kill -0 $app 2>/dev/null; do sleep 0.1; i=$((i+1)); done
-sleep 0.5
-xwd -root -silent > "$2/shot.xwd"
+# A few screenshots: on a busy machine the page may paint its result a moment after reporting it.
+for n in 1 2 3 4 5 6; do sleep 0.5; xwd -root -silent > "$2/shot$n.xwd"; done
 python3 "$3" "AuroraView GUI Test"
 wait $app
 echo $? > "$2/exit_code"
@@ -119,8 +119,11 @@ fn page_session(python_extra: &str) {
     assert_eq!((f("missing"), f("escape"), f("index")), (404.into(), 404.into(), 200.into()));
 
     // Independent of the bridge: the page turned green, which it does only if every check passed.
-    let shot = fs_err::read(work.path().join("shot.xwd")).unwrap();
-    let (green, total) = count_pixels(&shot, (0, 200, 83));
+    let (green, total) = (1..=6)
+        .filter_map(|n| fs_err::read(work.path().join(format!("shot{n}.xwd"))).ok())
+        .map(|shot| count_pixels(&shot, (0, 200, 83)))
+        .max()
+        .expect("screenshots were taken");
     assert!(green > total / 4, "{green} of {total} pixels are the success colour; log:\n{log}");
 
     let code = fs_err::read_to_string(work.path().join("exit_code")).unwrap_or_default();
