@@ -64,16 +64,42 @@ def serve(router: "Router", transport: "Any") -> None:
     all_done.acquire()
 
 
-class StdioTransport:
-    """JSON lines over a pair of file objects: development mode and the subprocess backend."""
+#: A handler running longer than this hands reading over to another worker (as in the runtime).
+TAKEOVER_AFTER = 0.002
 
-    def __init__(self, infile: "IO[str]", outfile: "IO[str]") -> None:
+
+class StdioTransport:
+    """JSON lines over a binary input stream and an output fd: development mode and the
+    subprocess backend.
+
+    One worker, the leader, reads; it keeps reading while calls are quick, so a stream of calls is
+    served without thread hand-offs. When the leader spends longer than ``TAKEOVER_AFTER`` in one
+    handler, a watchdog thread makes a waiting worker the leader, so a slow handler never delays
+    the calls behind it.
+    """
+
+    def __init__(self, infile: "IO[bytes]", outfd: int) -> None:
+        import os
+        import threading
+        import time
+
+        self._write = os.write
+        self._now = time.monotonic
         self._in = infile
-        self._out = outfile
-        self._rlock = _thread.allocate_lock()
-        self._wlock = _thread.allocate_lock()
-        self._idle = 0
+        self._outfd = outfd
+        self._wlock = threading.Lock()
+        lock = threading.Lock()
+        self._lock = lock
+        self._followers = threading.Condition(lock)
+        self._watchdog = threading.Condition(lock)
+        self._leader: "Optional[int]" = None
+        self._in_handler = False
+        self._epoch = 0
+        self._since = 0.0
+        self._waiting = 0
         self._closed = False
+        self._parked = False
+        threading.Thread(target=self._watch, name="auroraview-watchdog", daemon=True).start()
 
     @classmethod
     def from_process(cls) -> "StdioTransport":
@@ -82,30 +108,69 @@ class StdioTransport:
         import os
 
         sys.stdout.flush()
-        proto_in = os.fdopen(os.dup(0), "r", encoding="utf-8", newline="\n")
-        proto_out = os.fdopen(os.dup(1), "w", encoding="utf-8", newline="\n")
+        proto_in = os.fdopen(os.dup(0), "rb")
+        proto_out = os.dup(1)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.close(devnull)
         os.dup2(2, 1)
         return cls(proto_in, proto_out)
 
-    def recv(self) -> "Tuple[Optional[str], bool]":
-        with self._wlock:
-            self._idle += 1
-        with self._rlock:
-            line = None if self._closed else self._in.readline()
-            while line is not None and line.strip() == "" and line:
-                line = self._in.readline()
+    def recv(self) -> "Tuple[Optional[bytes], bool]":
+        me = _thread.get_ident()
+        with self._lock:
+            while True:
+                if self._closed:
+                    return None, False
+                if self._leader is None or self._leader == me:
+                    break
+                self._waiting += 1
+                self._followers.wait()
+                self._waiting -= 1
+            self._leader = me
+            self._in_handler = False
+        line = self._in.readline()
+        while line and not line.strip():
+            line = self._in.readline()
+        with self._lock:
             if not line:
                 self._closed = True
-                line = None
-        with self._wlock:
-            self._idle -= 1
-            spawn = line is not None and self._idle == 0
-        return line, spawn
+                self._leader = None
+                self._followers.notify_all()
+                self._watchdog.notify_all()
+                return None, False
+            self._in_handler = True
+            self._epoch += 1
+            self._since = self._now()
+            if self._parked:
+                self._watchdog.notify()
+            return line, self._waiting == 0
+
+    def _watch(self) -> None:
+        with self._lock:
+            seen = self._epoch
+            while not self._closed:
+                if not self._in_handler:
+                    if self._epoch == seen:
+                        self._parked = True
+                        self._watchdog.wait()
+                        self._parked = False
+                    else:
+                        seen = self._epoch
+                        self._watchdog.wait(TAKEOVER_AFTER)
+                    continue
+                seen = self._epoch
+                remaining = self._since + TAKEOVER_AFTER - self._now()
+                if remaining > 0:
+                    self._watchdog.wait(remaining)
+                    continue
+                # The leader is still in the handler it started before the deadline.
+                self._leader = None
+                self._in_handler = False
+                self._followers.notify()
 
     def send(self, line: str) -> None:
+        data = (line + "\n").encode("utf-8")
         with self._wlock:
-            self._out.write(line + "\n")
-            self._out.flush()
+            while data:
+                data = data[self._write(self._outfd, data) :]

@@ -1,5 +1,6 @@
 import io
 import json
+import os
 import threading
 import time
 
@@ -73,24 +74,15 @@ def test_slow_handler_does_not_block_others():
     r.bind("slow", lambda: time.sleep(1.0) or "slow")
     r.bind("echo", lambda x: x)
     lines = [json.dumps({"id": "s", "method": "slow"}), json.dumps({"id": "e", "method": "echo", "params": [7]})]
-    rd = io.StringIO("\n".join(lines) + "\n")
-
-    class Out(io.StringIO):
-        def __init__(self):
-            super().__init__()
-            self.times = []
-
-        def write(self, s):
-            self.times.append((time.monotonic(), s))
-            return super().write(s)
-
-    out = Out()
-    t = threading.Thread(target=serve, args=(r, StdioTransport(rd, out)))
+    rd = io.BytesIO(("\n".join(lines) + "\n").encode())
+    out_r, out_w = os.pipe()
+    t = threading.Thread(target=serve, args=(r, StdioTransport(rd, out_w)))
     t.start()
     t.join(10)
-    _, first = out.times[0]
-    assert json.loads(first)["id"] == "e"
-    assert [json.loads(s)["id"] for _, s in out.times] == ["e", "s"]
+    os.close(out_w)
+    with os.fdopen(out_r, "rb") as f:
+        ids = [json.loads(line)["id"] for line in f.read().splitlines()]
+    assert ids == ["e", "s"]
 
 
 def test_codec_edge_cases():
