@@ -710,6 +710,7 @@ mod reference_tests {
         "python.interpreter",
         "python.stdlib_keep",
         "python.max_restarts",
+        "python.heartbeat_timeout",
         "hooks.collect",
         "env",
         "license.type",
