@@ -50,6 +50,11 @@ impl PackCache {
         Ok(())
     }
 
+    /// A subdirectory of the cache (not created).
+    pub fn dir(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
     pub fn temp_dir(&self, prefix: &str) -> Result<tempfile::TempDir> {
         let dir = self.root.join("tmp");
         fs_err::create_dir_all(&dir)?;

@@ -1,5 +1,6 @@
 //! `auroraview-pack`: builds one executable from `auroraview.pack.toml`, and looks inside one.
 
+mod archive;
 mod cache;
 mod collect;
 mod commands;

@@ -97,7 +97,8 @@ impl Interpreter {
 pub fn find(version: &str, runtime: Option<&Path>) -> Result<Interpreter> {
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(prefix) = runtime {
-        for sub in ["bin", "python/install/bin", "install/bin"] {
+        // An install prefix, or an unpacked python-build-standalone archive (install_only or full).
+        for sub in ["bin", "python/bin", "python/install/bin", "install/bin"] {
             candidates.push(prefix.join(sub).join(format!("python{version}")));
             candidates.push(prefix.join(sub).join("python3"));
         }

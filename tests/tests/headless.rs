@@ -360,3 +360,36 @@ fn old_versions_are_cleaned_up_and_warm_start_reuses_the_tree() {
     assert_eq!(now.len(), 1);
     assert_ne!(now, first, "the old version is removed");
 }
+
+#[test]
+fn an_entry_point_that_returns_without_show_is_served() {
+    let p = Project::new();
+    p.write(
+        "main.py",
+        "from auroraview import WebView\n\ndef run():\n    WebView().bind_call('api.hi', lambda: 'hi')\n",
+    );
+    p.config("[app]\nname = \"no-show\"\n");
+    let exe = p.pack();
+    let cache = tempfile::tempdir().unwrap();
+    let (code, lines, stderr) = run_lines(&exe, cache.path(), &[r#"{"id":1,"method":"api.hi"}"#]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(lines, [r#"{"id":1,"ok":true,"result":"hi"}"#]);
+}
+
+#[test]
+fn a_script_entry_point_runs_as_main() {
+    let p = Project::new();
+    p.write(
+        "app.py",
+        "import sys\nfrom auroraview import WebView\n\nif __name__ == '__main__':\n    v = WebView()\n    v.bind_call('api.argv', lambda: [__name__, sys.argv[1:]])\n    v.show()\n",
+    );
+    p.config("[app]\nname = \"script\"\n[python]\nentry_point = \"app.py\"\n");
+    let exe = p.pack();
+    let cache = tempfile::tempdir().unwrap();
+    let mut child = headless_command(&exe, cache.path());
+    child.args(["--", "one", "two"]);
+    let mut app = Headless::spawn(child);
+    let r = app.call("api.argv", Value::Null);
+    assert_eq!(r["result"], json!(["__main__", ["one", "two"]]), "{r}");
+    assert_eq!(app.finish().0, 0);
+}

@@ -258,3 +258,59 @@ fn a_stub_for_another_python_is_refused() {
     assert!(stderr.contains("3.99") && stderr.contains("3.11") && stderr.contains("hint:"), "{stderr}");
     assert!(!p.path().join("dist").exists());
 }
+
+/// A python-build-standalone-shaped archive (`python/bin`, `python/lib/pythonX.Y`) made from the
+/// local interpreter, with a marker module that only the archive has.
+fn standalone_archive(dir: &std::path::Path) -> std::path::PathBuf {
+    let out = Command::new("python3")
+        .args(["-c", "import sys, sysconfig; print(sys.base_prefix); print(sysconfig.get_paths()['stdlib'])"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let (prefix, stdlib) =
+        (std::path::PathBuf::from(lines.next().unwrap()), std::path::PathBuf::from(lines.next().unwrap()));
+    let path = dir.join("cpython-3.11-install_only.tar.zst");
+    let file = fs_err::File::create(&path).unwrap();
+    let mut tar = tar::Builder::new(zstd::Encoder::new(file, 1).unwrap().auto_finish());
+    tar.follow_symlinks(true);
+    tar.append_path_with_name(prefix.join("bin/python3.11"), "python/bin/python3.11").unwrap();
+    for entry in fs_err::read_dir(&stdlib).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if ["test", "site-packages", "idlelib", "tkinter", "__pycache__", "ensurepip"].contains(&name.as_str())
+            || name.starts_with("config-")
+        {
+            continue;
+        }
+        let dest = format!("python/lib/python3.11/{name}");
+        if entry.file_type().unwrap().is_dir() {
+            tar.append_dir_all(&dest, entry.path()).unwrap();
+        } else {
+            tar.append_path_with_name(entry.path(), &dest).unwrap();
+        }
+    }
+    let mut header = tar::Header::new_gnu();
+    let marker = b"MARK = 'from the archive'\n";
+    header.set_size(marker.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append_data(&mut header, "python/lib/python3.11/archive_marker.py", &marker[..]).unwrap();
+    tar.finish().unwrap();
+    path
+}
+
+#[test]
+fn runtime_from_a_standalone_archive() {
+    let p = Project::new();
+    p.write("main.py", "def run(): pass\n");
+    let archive = standalone_archive(p.path());
+    p.config(&format!(
+        "[app]\nname = \"from-archive\"\n[python]\nruntime = \"{}\"\n",
+        archive.file_name().unwrap().to_string_lossy()
+    ));
+    let exe = p.pack();
+    let paths = entry_paths(&exe);
+    assert!(paths.iter().any(|e| e == "runtime/lib/python3.11/archive_marker.py"), "the stdlib came from the archive");
+    assert!(paths.iter().any(|e| e == "runtime/lib/python3.11/__pycache__/archive_marker.cpython-311.pyc"));
+}

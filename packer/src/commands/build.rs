@@ -4,7 +4,7 @@ use crate::cache::{FileHashCache, PackCache};
 use crate::config::{self, Config};
 use crate::frames;
 use crate::report::Reporter;
-use crate::{collect, python, stub};
+use crate::{archive, collect, python, stub};
 use anyhow::{Context, Result, bail};
 use auroraview_overlay::{
     AppInfo, LicenseInfo, Manifest, OverlayParts, PythonInfo, RuntimeInfo, SourceFile, WindowInfo,
@@ -63,9 +63,13 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
     inputs.extend(collect::hooks(&cfg)?);
     let python_files = collect::app_python(&cfg, &out_dir)?;
 
-    let interp = python::find(&cfg.python.version, cfg.python.runtime.as_deref())?;
     let cache = PackCache::open();
     let mut hashes = FileHashCache::load(&cache);
+    let runtime_prefix = match &cfg.python.runtime {
+        Some(r) if archive::is_archive(r) => Some(archive::unpack(r, &cache, &mut hashes)?),
+        other => other.clone(),
+    };
+    let interp = python::find(&cfg.python.version, runtime_prefix.as_deref())?;
     let mut frames = Vec::new();
     let mut runtime_info = None;
     let mut extra = Vec::new();
