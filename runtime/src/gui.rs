@@ -154,6 +154,7 @@ pub struct Window<'a> {
 /// return unless the window cannot be created: the process exits with the backend's exit code.
 pub fn run(w: Window, backend: impl FnOnce(Receiver<String>, Arc<Sink>) -> Result<u8> + Send + 'static) -> Result<u8> {
     let api = load(&w.library)?;
+    crate::log::debug!("window library loaded from {}", w.library.display());
     let (req_tx, req_rx) = crossbeam_channel::unbounded::<String>();
     let link: &'static Link = Box::leak(Box::new(Link {
         api,

@@ -9,6 +9,7 @@ mod extract;
 mod gui;
 mod headless;
 mod interpreter;
+mod log;
 mod subprocess;
 mod system_python;
 mod transport;
@@ -114,7 +115,17 @@ fn run() -> Result<u8> {
         e => e.into(),
     })?;
     let manifest = overlay.manifest().clone();
+    log::init(manifest.window.debug);
+    log::debug!(
+        "{} {} ({} strategy, isolation {:?}) from {}",
+        manifest.app.name,
+        manifest.app.version,
+        manifest.python.strategy.as_str(),
+        manifest.python.isolation,
+        exe.display()
+    );
     let extracted = extract::ensure(&overlay)?;
+    log::debug!("app tree at {}", extracted.root.display());
     let layout = Layout::new(&extracted.root, &manifest);
     for (k, v) in layout.variables(&manifest) {
         // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
@@ -263,7 +274,9 @@ pub fn run_python_then(
         .name("python".into())
         .spawn(move || -> Result<u8> {
             let interp = Interpreter::start(&settings)?;
+            log::debug!("Python initialised (home {:?})", settings.home);
             let mut code = interp.run_entry(&entry, &site_packages);
+            log::debug!("entry point finished with exit code {code}");
             if let (0, Some(code_after)) = (code, after) {
                 code = interp.run_code(&code_after);
             }

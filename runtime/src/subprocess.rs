@@ -241,6 +241,7 @@ fn serve_one(
     sink: &Arc<Sink>,
 ) -> Result<Ended> {
     let mut child = spawn(settings)?;
+    crate::log::debug!("Python backend started: {} (pid {})", settings.program.display(), child.id());
     forwarder.attach(child.stdin.take().expect("piped"));
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");

@@ -393,3 +393,20 @@ fn a_script_entry_point_runs_as_main() {
     assert_eq!(r["result"], json!(["__main__", ["one", "two"]]), "{r}");
     assert_eq!(app.finish().0, 0);
 }
+
+#[test]
+fn debug_apps_log_their_lifecycle() {
+    let p = Project::new();
+    p.write("main.py", "from auroraview import WebView\n\ndef run():\n    WebView().show()\n");
+    p.config("[app]\nname = \"verbose\"\n[window]\ndebug = true\n");
+    let exe = p.pack();
+    let cache = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run_lines(&exe, cache.path(), &[r#"{"id":1,"method":"__ping__"}"#]);
+    assert_eq!(code, 0);
+    for line in ["verbose 0.1.0 (standalone strategy", "extracted in", "Python initialised", "entry point finished"] {
+        assert!(stderr.contains(line), "{line:?} missing from:\n{stderr}");
+    }
+    // Without debug, nothing is logged.
+    let (_, _, quiet) = run_lines(probe(), cache.path(), &[r#"{"id":1,"method":"__ping__"}"#]);
+    assert!(!quiet.contains("Python initialised"), "{quiet}");
+}

@@ -30,11 +30,26 @@ impl Overlay {
     pub fn open(path: &Path) -> Result<Overlay> {
         let mut file = fs_err::File::open(path)?;
         let file_len = file.metadata()?.len();
-        let window = file_len.min(SCAN_WINDOW);
-        file.seek(SeekFrom::Start(file_len - window))?;
-        let mut tail = vec![0u8; window as usize];
-        file.read_exact(&mut tail)?;
-        let (trailer, trailer_at) = Trailer::find(path, &tail, file_len)?;
+        // Usually the trailer is the file's last bytes: look at a small tail first, and at the
+        // whole window only if something (a signature) was appended after the overlay.
+        let mut found = None;
+        for window in [4096.min(SCAN_WINDOW), SCAN_WINDOW] {
+            let window = file_len.min(window);
+            file.seek(SeekFrom::Start(file_len - window))?;
+            let mut tail = vec![0u8; window as usize];
+            file.read_exact(&mut tail)?;
+            match Trailer::find(path, &tail, file_len) {
+                Ok(t) => {
+                    found = Some(Ok(t));
+                    break;
+                }
+                Err(e) => found = Some(Err(e)),
+            }
+            if window == file_len {
+                break;
+            }
+        }
+        let (trailer, trailer_at) = found.expect("at least one window was read")?;
 
         let header_offset = trailer.header_offset;
         if trailer.overlay_len < HEADER_LEN + TRAILER_LEN {
