@@ -83,6 +83,8 @@ struct RawPython {
     stdlib_keep: Vec<String>,
     max_restarts: Option<u32>,
     heartbeat_timeout: Option<f64>,
+    home: Option<String>,
+    embedded_fallback: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -172,6 +174,8 @@ pub struct Python {
     pub stdlib_keep: Vec<String>,
     pub max_restarts: u32,
     pub heartbeat_timeout_ms: u64,
+    pub home: Option<String>,
+    pub embedded_fallback: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -403,6 +407,13 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
             )
         })?,
     };
+    if strategy == Strategy::Pyoxidizer {
+        return Err(src.error(
+            &["python", "strategy"],
+            "the `pyoxidizer` strategy (in-memory imports) is not available yet in this version".to_string(),
+            "use `standalone`, which bundles the same runtime extracted to the cache".to_string(),
+        ));
+    }
     let isolation = match p.isolation.as_deref() {
         None if strategy == Strategy::System => Isolation::Process,
         None | Some("thread") => Isolation::Thread,
@@ -570,6 +581,8 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
             stdlib_keep: p.stdlib_keep,
             max_restarts: p.max_restarts.unwrap_or(DEFAULT_MAX_RESTARTS),
             heartbeat_timeout_ms,
+            home: p.home,
+            embedded_fallback: p.embedded_fallback.unwrap_or(false),
         },
         collect,
         env: raw.env,
@@ -711,6 +724,8 @@ mod reference_tests {
         "python.stdlib_keep",
         "python.max_restarts",
         "python.heartbeat_timeout",
+        "python.home",
+        "python.embedded_fallback",
         "hooks.collect",
         "env",
         "license.type",
@@ -740,7 +755,9 @@ mod reference_tests {
             let value = match *key {
                 "app.name" => "\"x\"".to_string(),
                 "window.width" | "window.height" | "python.max_restarts" | "python.heartbeat_timeout" => "10".into(),
-                "window.resizable" | "window.debug" | "python.filesystem_importer" => "true".into(),
+                "window.resizable" | "window.debug" | "python.filesystem_importer" | "python.embedded_fallback" => {
+                    "true".into()
+                }
                 "frontend.path" => "\"frontend\"".into(),
                 "python.entry_point" => "\"main:run\"".into(),
                 "python.version" => "\"3.11\"".into(),

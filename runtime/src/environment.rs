@@ -31,6 +31,12 @@ impl Layout {
         }
     }
 
+    /// Uses the stdlib of the install prefix `home` (the `embedded` strategy).
+    pub fn use_home(&mut self, home: &Path, version: &str) {
+        self.stdlib = Some(home.join("lib").join(format!("python{version}")));
+        self.home = Some(home.to_path_buf());
+    }
+
     /// Expands `$EXTRACT_DIR`, `$SITE_PACKAGES` and `$RESOURCES_DIR` at the start of `text`;
     /// other relative paths are relative to the app's `python/` directory.
     pub fn expand(&self, text: &str) -> PathBuf {

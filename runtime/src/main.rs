@@ -124,15 +124,41 @@ fn run() -> Result<u8> {
         manifest.python.isolation,
         exe.display()
     );
-    let extracted = extract::ensure(&overlay)?;
-    log::debug!("app tree at {}", extracted.root.display());
-    let layout = Layout::new(&extracted.root, &manifest);
+    // `portable` apps run in place from the directory beside the executable; the others from the
+    // cache, extracted once.
+    let extracted = match manifest.python.strategy {
+        Strategy::Portable => None,
+        _ => Some(extract::ensure(&overlay)?),
+    };
+    let root = match &extracted {
+        Some(e) => e.root.clone(),
+        None => exe.parent().context("the executable has no directory")?.to_path_buf(),
+    };
+    log::debug!("app tree at {}", root.display());
+    let mut layout = Layout::new(&root, &manifest);
+    let mut fallback = false;
+    if manifest.python.strategy == Strategy::Embedded {
+        match system_python::find_home(&manifest) {
+            Ok(home) => {
+                log::debug!("using the stdlib of {}", home.display());
+                layout.use_home(&home, &manifest.python.version);
+            }
+            Err(e) if manifest.python.embedded_fallback => {
+                eprintln!(
+                    "auroraview: {e:#}\nauroraview: falling back to python3 in a child process (python.embedded_fallback)"
+                );
+                fallback = true;
+            }
+            Err(e) => return Err(e),
+        }
+    }
     for (k, v) in layout.variables(&manifest) {
         // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
         unsafe { std::env::set_var(k, v) };
     }
     // The child of `isolation = "process"` runs Python in-process, whatever the manifest says.
-    let subprocess = !matches!(args.mode, Mode::PythonChild) && manifest.python.isolation == Isolation::Process;
+    let subprocess =
+        fallback || (!matches!(args.mode, Mode::PythonChild) && manifest.python.isolation == Isolation::Process);
 
     match args.mode {
         Mode::Headless | Mode::PythonChild if !subprocess => {
@@ -167,7 +193,7 @@ fn run() -> Result<u8> {
                 }
                 reader.close();
             })?;
-            let settings = backend_settings(&manifest, &layout, &exe, &args.rest)?;
+            let settings = backend_settings(&manifest, &layout, &exe, &args.rest, fallback)?;
             let code = subprocess::run(&settings, &forwarder, Arc::new(line_writer(output)))?;
             drop(extracted);
             Ok(code)
@@ -179,7 +205,7 @@ fn run() -> Result<u8> {
             // The extracted tree stays locked as in use until the process exits.
             std::mem::forget(extracted);
             if subprocess {
-                let settings = backend_settings(&manifest, &layout, &exe, &args.rest)?;
+                let settings = backend_settings(&manifest, &layout, &exe, &args.rest, fallback)?;
                 return gui::run(w, move |requests, sink| {
                     let forwarder = Arc::new(subprocess::Forwarder::default());
                     subprocess::forward_channel(requests, forwarder.clone())?;
@@ -220,9 +246,16 @@ fn line_writer(output: std::fs::File) -> transport::Sink {
 
 /// The child process to supervise: this executable in Python mode, or for the `system`
 /// strategy the machine's Python running the app through `auroraview._child`.
-fn backend_settings(manifest: &Manifest, layout: &Layout, exe: &Path, rest: &[String]) -> Result<subprocess::Settings> {
-    let (program, args) = if manifest.python.strategy == Strategy::System {
-        let python = system_python::find(manifest)?;
+fn backend_settings(
+    manifest: &Manifest,
+    layout: &Layout,
+    exe: &Path,
+    rest: &[String],
+    fallback: bool,
+) -> Result<subprocess::Settings> {
+    let (program, args) = if manifest.python.strategy == Strategy::System || fallback {
+        // A fallback takes whatever Python 3 is there: the app's own minor version was not found.
+        let python = system_python::find(manifest, if fallback { "3.8" } else { &manifest.python.version })?;
         let entry = match Entry::parse(&manifest.python.entry_point, &layout.python) {
             Entry::Function { .. } => manifest.python.entry_point.clone(),
             Entry::Script(path) => path.display().to_string(),

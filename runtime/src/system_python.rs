@@ -1,14 +1,16 @@
-//! Finding the machine's Python for the `system` strategy: `python.interpreter` if the config
-//! set one, else `python3` on PATH; it must be at least the version the app was packed for.
+//! Finding the machine's Python: for the `system` strategy, an interpreter (`python.interpreter`
+//! if the config set one, else `python3` on PATH, at least the version the app was packed for);
+//! for `embedded`, an install prefix of the same minor version whose stdlib the embedded
+//! interpreter uses.
 
 use anyhow::{Context, Result, bail};
 use auroraview_overlay::Manifest;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub fn find(manifest: &Manifest) -> Result<PathBuf> {
+pub fn find(manifest: &Manifest, minimum: &str) -> Result<PathBuf> {
     let name = manifest.python.interpreter.clone().unwrap_or_else(|| "python3".to_string());
-    let wanted = parse(&manifest.python.version).context("bad python.version in the manifest")?;
+    let wanted = parse(minimum).context("bad python.version in the manifest")?;
     let mut searched = Vec::new();
     let candidates: Vec<PathBuf> = if name.contains('/') {
         vec![PathBuf::from(&name)]
@@ -48,4 +50,76 @@ fn version_of(python: &Path) -> Option<(u32, u32)> {
         .output()
         .ok()?;
     out.status.success().then(|| parse(&String::from_utf8_lossy(&out.stdout))).flatten()
+}
+
+/// An install prefix holding `lib/pythonX.Y/os.py` for the app's minor version: `python.home`,
+/// then the prefixes of `pythonX.Y` on PATH, `/usr/local`, `/usr`, `/opt/pythonX.Y`, pyenv.
+pub fn find_home(manifest: &Manifest) -> Result<PathBuf> {
+    let version = &manifest.python.version;
+    let stdlib = format!("lib/python{version}");
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(home) = &manifest.python.home {
+        candidates.push(PathBuf::from(home));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let exe = dir.join(format!("python{version}"));
+            // The real binary's prefix (a pyenv shim's directory is no prefix).
+            if let Ok(real) = exe.canonicalize()
+                && let Some(prefix) = real.parent().and_then(Path::parent)
+            {
+                candidates.push(prefix.to_path_buf());
+            }
+        }
+    }
+    for prefix in ["/usr/local", "/usr", &format!("/opt/python{version}")] {
+        candidates.push(PathBuf::from(prefix));
+    }
+    let pyenv = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".pyenv")));
+    if let Some(root) = pyenv {
+        let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(root.join("versions"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let patch = name.strip_prefix(version.as_str())?.strip_prefix('.')?.parse().ok()?;
+                Some((patch, e.path()))
+            })
+            .collect();
+        versions.sort();
+        candidates.extend(versions.into_iter().rev().map(|(_, p)| p));
+    }
+    let mut searched: Vec<(PathBuf, &str)> = Vec::new();
+    for c in candidates {
+        if searched.iter().any(|(p, _)| *p == c) {
+            continue;
+        }
+        let lib = c.join(&stdlib);
+        if !lib.join("os.py").is_file() {
+            searched.push((c, "not found"));
+        } else if !has_shared_module(&lib.join("lib-dynload"), "_struct") {
+            // Builds such as Debian's compile these modules into their own libpython, which this
+            // executable does not load; its stdlib cannot serve our interpreter.
+            searched.push((c, "its extension modules are built into its own libpython"));
+        } else {
+            return Ok(c);
+        }
+    }
+    bail!(
+        "no usable Python {version} standard library found for this embedded app; searched:\n{}\nhint: install CPython {version} (e.g. with pyenv), set `[python] home` to its prefix when packing, or pack with `embedded_fallback = true` or the `standalone` strategy",
+        searched
+            .iter()
+            .map(|(p, why)| format!("  {} ({why})", p.join(&stdlib).display()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
+fn has_shared_module(dynload: &Path, name: &str) -> bool {
+    std::fs::read_dir(dynload)
+        .map(|rd| rd.flatten().any(|e| e.file_name().to_string_lossy().starts_with(&format!("{name}."))))
+        .unwrap_or(false)
 }

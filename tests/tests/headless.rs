@@ -46,56 +46,11 @@ fn completed_versions(cache: &Path, app: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Every Python installation of the machine, to cover with an empty tmpfs.
-fn python_installations() -> Vec<String> {
-    let mut dirs = Vec::new();
-    let out = Command::new("python3").args(["-c", "import sys; print(sys.base_prefix)"]).output();
-    if let Ok(out) = out {
-        let prefix = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if !prefix.is_empty() {
-            dirs.push(prefix);
-        }
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        let pyenv = Path::new(&home).join(".pyenv");
-        if pyenv.is_dir() {
-            dirs.push(pyenv.display().to_string());
-        }
-    }
-    for base in ["/usr/lib", "/usr/local/lib", "/usr/lib64"] {
-        for e in fs_err::read_dir(base).into_iter().flatten().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with("python3") && e.path().is_dir() {
-                dirs.push(e.path().display().to_string());
-            }
-        }
-    }
-    dirs.sort();
-    dirs.dedup();
-    // Covering a directory covers what is below it (and hides it from a later mount).
-    let all = dirs.clone();
-    dirs.retain(|d| !all.iter().any(|o| o != d && Path::new(d).starts_with(o)));
-    dirs
-}
-
 #[test]
 fn runs_with_every_python_of_the_machine_hidden() {
     let exe = probe();
     let cache = tempfile::tempdir().unwrap();
-    let hidden = python_installations();
-    assert!(!hidden.is_empty());
-    let script = format!(
-        "set -e\nfor d in {}; do mount -t tmpfs tmpfs \"$d\"; done\nexec \"$0\" --headless",
-        hidden.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(" ")
-    );
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script])
-        .arg(exe)
-        .env("AURORAVIEW_CACHE_DIR", cache.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut app = Headless::spawn(cmd);
+    let mut app = Headless::spawn(with_hidden(&python_installations(), exe, cache.path()));
 
     let env = app.call("api.env", Value::Null);
     assert_eq!(env["ok"], true, "{env}\n{}", app.stderr());

@@ -7,7 +7,7 @@ use crate::report::Reporter;
 use crate::{archive, collect, python, stub};
 use anyhow::{Context, Result, bail};
 use auroraview_overlay::{
-    AppInfo, LicenseInfo, Manifest, OverlayParts, PythonInfo, RuntimeInfo, SourceFile, WindowInfo,
+    AppInfo, LicenseInfo, Manifest, OverlayParts, PythonInfo, RuntimeInfo, SourceFile, Strategy, WindowInfo,
 };
 use std::path::PathBuf;
 use std::time::Instant;
@@ -41,7 +41,8 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
     };
     let stub = stub::find(args.runtime.as_deref())?;
     let strategy = cfg.python.strategy;
-    if strategy.bundles_runtime() && stub.python != cfg.python.version {
+    // Every strategy but `system` runs Python inside the stub.
+    if strategy != Strategy::System && stub.python != cfg.python.version {
         bail!(
             "the runtime stub {} links Python {}, but {} asks for Python {}: a stub runs only the runtime it was built against\nhint: rebuild the stub for {}: `PYTHON=python{} ci/setup && cargo build --release -p auroraview-runtime`, or set `[python] version = \"{}\"`",
             stub.path.display(),
@@ -118,6 +119,8 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
             interpreter: cfg.python.interpreter.clone(),
             max_restarts: cfg.python.max_restarts,
             heartbeat_timeout_ms: cfg.python.heartbeat_timeout_ms,
+            home: cfg.python.home.clone(),
+            embedded_fallback: cfg.python.embedded_fallback,
         },
         env: cfg.env.clone(),
         license: cfg.license.as_ref().map(|l| LicenseInfo { kind: l.kind.clone(), public_key: l.public_key.clone() }),
@@ -128,14 +131,32 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
         unpacked_size: 0,
         packer_version: env!("CARGO_PKG_VERSION").into(),
     };
-    let out = out_dir.join(format!("{}{}", cfg.app.name, std::env::consts::EXE_SUFFIX));
-    let manifest = auroraview_overlay::write_executable(&stub.path, &out, OverlayParts { manifest, frames })
-        .with_context(|| format!("writing {}", out.display()))?;
+    let exe_name = format!("{}{}", cfg.app.name, std::env::consts::EXE_SUFFIX);
+    let parts = OverlayParts { manifest, frames, manifest_only: false };
+    let (out, manifest) = if strategy == Strategy::Portable {
+        write_portable(&stub.path, &out_dir, &cfg.app.name, &exe_name, parts)?
+    } else {
+        let out = out_dir.join(&exe_name);
+        let manifest = auroraview_overlay::write_executable(&stub.path, &out, parts)
+            .with_context(|| format!("writing {}", out.display()))?;
+        (out, manifest)
+    };
     let marker = out_dir.join(collect::OUTPUT_MARKER);
     if !marker.exists() {
         fs_err::write(&marker, "Written by auroraview-pack: packing skips this directory.\n")?;
     }
-    let size = fs_err::metadata(&out)?.len();
+    let size = if strategy == Strategy::Portable {
+        let dir = out.parent().expect("portable executables sit in their directory");
+        walkdir::WalkDir::new(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .sum()
+    } else {
+        fs_err::metadata(&out)?.len()
+    };
     if !report.quiet {
         eprintln!(
             "Packed {} {} ({}, {} files) in {:.1} s",
@@ -148,6 +169,37 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
     }
     println!("{}\t{}", out.display(), human_size(size));
     Ok(())
+}
+
+/// `portable`: `out_dir/<name>/` holds the executable (its overlay carries only the manifest) with
+/// the app's tree beside it. Built in a temporary directory and renamed into place.
+fn write_portable(
+    stub: &std::path::Path,
+    out_dir: &std::path::Path,
+    name: &str,
+    exe_name: &str,
+    parts: OverlayParts,
+) -> Result<(PathBuf, Manifest)> {
+    fs_err::create_dir_all(out_dir)?;
+    let staging = tempfile::Builder::new().prefix(".auroraview-portable-").tempdir_in(out_dir)?;
+    let full = staging.path().join("full");
+    let manifest = auroraview_overlay::write_executable(stub, &full, parts)?;
+    let tree = staging.path().join(name);
+    fs_err::create_dir_all(&tree)?;
+    auroraview_overlay::Overlay::open(&full)?.extract_to(&tree)?;
+    fs_err::remove_file(&full)?;
+    let exe = tree.join(exe_name);
+    let manifest = auroraview_overlay::write_executable(
+        stub,
+        &exe,
+        OverlayParts { manifest, frames: Vec::new(), manifest_only: true },
+    )?;
+    let dest = out_dir.join(name);
+    if dest.exists() {
+        fs_err::remove_dir_all(&dest)?;
+    }
+    fs_err::rename(&tree, &dest)?;
+    Ok((dest.join(exe_name), manifest))
 }
 
 /// The entry point as the runtime finds it: `module:function`, or a script path below `python/`.

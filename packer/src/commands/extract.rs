@@ -16,6 +16,13 @@ pub struct Args {
 
 pub fn run(args: Args, report: Reporter) -> Result<()> {
     let overlay = Overlay::open(&args.exe)?;
+    if overlay.manifest().python.strategy == auroraview_overlay::Strategy::Portable {
+        anyhow::bail!(
+            "{} is a portable app: its files are the directory beside it, not inside it\nhint: copy {} instead",
+            args.exe.display(),
+            args.exe.parent().map(|p| p.display().to_string()).unwrap_or_default()
+        );
+    }
     if args.dir.exists() && fs_err::read_dir(&args.dir)?.next().is_some() {
         anyhow::bail!("{} is not empty\nhint: extract into a new or empty directory", args.dir.display());
     }

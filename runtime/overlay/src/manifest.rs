@@ -97,6 +97,11 @@ pub struct PythonInfo {
     pub max_restarts: u32,
     /// A subprocess backend that answers no heartbeat for this long is replaced.
     pub heartbeat_timeout_ms: u64,
+    /// `embedded`: the install prefix whose stdlib to use, before searching the machine.
+    pub home: Option<String>,
+    /// `embedded`: when no Python of the same minor version is found, run the app in a child
+    /// process on whatever `python3` there is instead of failing.
+    pub embedded_fallback: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,10 +10,12 @@ use std::io::Write;
 use std::path::Path;
 
 /// What goes into an overlay. `manifest.content_hash`, `entry_count` and `unpacked_size` are filled
-/// in by [`write_executable`].
+/// in by [`write_executable`], unless `manifest_only` is set: then the overlay carries the manifest
+/// as given and no files (the `portable` layout, whose files sit beside the executable).
 pub struct OverlayParts {
     pub manifest: Manifest,
     pub frames: Vec<Frame>,
+    pub manifest_only: bool,
 }
 
 /// Encoded overlay sections, ready to append.
@@ -24,7 +26,7 @@ pub struct Encoded {
 
 /// Encodes the overlay (header to trailer) as it will start at `header_offset` in the file.
 pub fn encode(parts: OverlayParts, header_offset: u64) -> Result<Encoded> {
-    let OverlayParts { mut manifest, frames } = parts;
+    let OverlayParts { mut manifest, frames, manifest_only } = parts;
     let mut index: Vec<IndexEntry> = frames.iter().flat_map(|f| f.index.iter().cloned()).collect();
     index.sort_by(|a, b| a.path.cmp(&b.path));
     let index_json = serde_json::to_vec(&index).map_err(std::io::Error::other)?;
@@ -36,9 +38,11 @@ pub fn encode(parts: OverlayParts, header_offset: u64) -> Result<Encoded> {
     for f in &frames {
         hasher.update(&f.compressed);
     }
-    manifest.content_hash = format!("blake3:{}", hasher.finalize().to_hex());
-    manifest.entry_count = index.len() as u64;
-    manifest.unpacked_size = index.iter().map(|e| e.size).sum();
+    if !manifest_only {
+        manifest.content_hash = format!("blake3:{}", hasher.finalize().to_hex());
+        manifest.entry_count = index.len() as u64;
+        manifest.unpacked_size = index.iter().map(|e| e.size).sum();
+    }
     let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
 
     let header = Header {

@@ -17,6 +17,8 @@ fn manifest() -> Manifest {
             interpreter: None,
             max_restarts: 1,
             heartbeat_timeout_ms: 5000,
+            home: None,
+            embedded_fallback: false,
         },
         env: Default::default(),
         license: None,
@@ -42,7 +44,7 @@ fn packed(dir: &Path, frames: Vec<Frame>) -> PathBuf {
     let stub = dir.join("stub");
     fs_err::write(&stub, b"#!/bin/sh\necho stub\n").unwrap();
     let out = dir.join("app");
-    write_executable(&stub, &out, OverlayParts { manifest: manifest(), frames }).unwrap();
+    write_executable(&stub, &out, OverlayParts { manifest: manifest(), frames, manifest_only: false }).unwrap();
     out
 }
 
@@ -278,7 +280,12 @@ fn a_packed_file_used_as_stub_is_not_packed_twice() {
     let dir = tempfile::tempdir().unwrap();
     let exe = sample(dir.path());
     let again = dir.path().join("again");
-    write_executable(&exe, &again, OverlayParts { manifest: manifest(), frames: vec![frame(&[("a", b"b")])] }).unwrap();
+    write_executable(
+        &exe,
+        &again,
+        OverlayParts { manifest: manifest(), frames: vec![frame(&[("a", b"b")])], manifest_only: false },
+    )
+    .unwrap();
     let o = Overlay::open(&again).unwrap();
     assert_eq!(o.header_offset(), b"#!/bin/sh\necho stub\n".len() as u64);
 }

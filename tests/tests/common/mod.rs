@@ -273,3 +273,52 @@ pub fn alive(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+/// Every Python installation of the machine, to cover with an empty tmpfs.
+pub fn python_installations() -> Vec<String> {
+    let mut dirs = Vec::new();
+    let out = Command::new("python3").args(["-c", "import sys; print(sys.base_prefix)"]).output();
+    if let Ok(out) = out {
+        let prefix = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !prefix.is_empty() {
+            dirs.push(prefix);
+        }
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        let pyenv = Path::new(&home).join(".pyenv");
+        if pyenv.is_dir() {
+            dirs.push(pyenv.display().to_string());
+        }
+    }
+    for base in ["/usr/lib", "/usr/local/lib", "/usr/lib64"] {
+        for e in fs_err::read_dir(base).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("python3") && e.path().is_dir() {
+                dirs.push(e.path().display().to_string());
+            }
+        }
+    }
+    dirs.sort();
+    dirs.dedup();
+    // Covering a directory covers what is below it (and hides it from a later mount).
+    let all = dirs.clone();
+    dirs.retain(|d| !all.iter().any(|o| o != d && Path::new(d).starts_with(o)));
+    dirs
+}
+
+/// `exe --headless` in a mount namespace where each of `hidden` is covered by an empty tmpfs.
+pub fn with_hidden(hidden: &[String], exe: &Path, cache: &Path) -> Command {
+    assert!(!hidden.is_empty());
+    let script = format!(
+        "set -e\nfor d in {}; do mount -t tmpfs tmpfs \"$d\"; done\nexec \"$0\" --headless",
+        hidden.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(" ")
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .arg(exe)
+        .env("AURORAVIEW_CACHE_DIR", cache)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
