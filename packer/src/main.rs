@@ -33,6 +33,7 @@ enum Command {
     Build(commands::build::Args),
     Inspect(commands::inspect::Args),
     Extract(commands::extract::Args),
+    Dev(commands::dev::Args),
 }
 
 /// A failure of the packer itself rather than of its input (exit code 2; input errors exit 1).
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
         Command::Build(args) => commands::build::run(args, reporter),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Extract(args) => commands::extract::run(args, reporter),
+        Command::Dev(args) => commands::dev::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

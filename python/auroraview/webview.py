@@ -37,6 +37,56 @@ def _get_transport() -> Any:
     return _transport
 
 
+def _run_through_runtime() -> None:
+    """``python main.py`` in a developer's environment: hand the run to ``auroraview-pack dev``,
+    which shows the window and runs this app's Python under the runtime. Returns only when that is
+    not possible, after saying how to make it possible."""
+    import os
+    import shutil
+    import sys
+
+    if os.environ.get("AURORAVIEW_NO_DEV_RUNTIME"):
+        return
+    script_dir = os.path.dirname(os.path.abspath(sys.argv[0])) if sys.argv and sys.argv[0] else os.getcwd()
+    config = None
+    for d in (script_dir, os.getcwd()):
+        candidate = os.path.join(d, "auroraview.pack.toml")
+        if os.path.isfile(candidate):
+            config = candidate
+            break
+    pack = os.environ.get("AURORAVIEW_PACK") or shutil.which("auroraview-pack")
+    if config and pack:
+        args = [pack, "dev", "--config", config] + (["--headless"] if "--headless" in sys.argv[1:] else [])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(pack, args)
+    missing = []
+    if not config:
+        missing.append(f"no auroraview.pack.toml beside {sys.argv[0] or 'the script'} or in {os.getcwd()}")
+    if not pack:
+        missing.append("auroraview-pack is not on PATH (and AURORAVIEW_PACK is not set)")
+    print(
+        "auroraview: to show this app's window, run it through the AuroraView runtime:\n"
+        + "".join(f"  - {m}\n" for m in missing)
+        + "  Build the tools with `cargo build --release` in the AuroraView repository and put its\n"
+        "  target/release directory on PATH (or set AURORAVIEW_PACK=/path/to/auroraview-pack), then run\n"
+        "  `python main.py` again or `auroraview-pack dev`.\n"
+        "auroraview: serving JSON-RPC on stdin/stdout meanwhile.",
+        file=sys.stderr,
+    )
+
+
+def _in_runtime() -> bool:
+    """Whether the runtime runs this Python: embedded (its module exists) or as its child."""
+    try:
+        import _auroraview_runtime  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        import os
+
+        return bool(os.environ.get("AURORAVIEW_PACKED") or os.environ.get("AURORAVIEW_DEV"))
+    return True
+
+
 def serve_forever() -> None:
     """Serves calls until the app shuts down. Called by ``show()``, and by the runtime when an entry
     point returns without calling it."""
@@ -128,5 +178,11 @@ class WebView:
     # -- life -------------------------------------------------------------------------------
 
     def show(self) -> None:
-        """Serves the page's calls until the window closes (or, headless, stdin ends)."""
+        """Serves the page's calls until the window closes (or, headless, stdin ends).
+
+        Run directly with ``python main.py`` (not packed, not under the runtime), this hands the run
+        to ``auroraview-pack dev``, which opens the window.
+        """
+        if _transport is None and not _in_runtime():
+            _run_through_runtime()
         serve_forever()

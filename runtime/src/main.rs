@@ -3,6 +3,7 @@
 //! app's JSON-RPC calls (`--headless`: on stdin/stdout).
 
 mod bench;
+mod dev;
 mod dispatch;
 mod environment;
 mod extract;
@@ -46,6 +47,8 @@ enum Mode {
     BenchBareWebView(std::path::PathBuf),
     /// The child of `isolation = "process"`: headless, with Python in-process.
     PythonChild,
+    /// `auroraview-pack dev`: run an app from its sources, described by this spec file.
+    Dev(std::path::PathBuf),
 }
 
 struct Args {
@@ -62,6 +65,7 @@ fn parse_args() -> Result<Option<Args>> {
         match a.as_str() {
             "--headless" => mode = Mode::Headless,
             "--python-child" => mode = Mode::PythonChild,
+            "--dev" => mode = Mode::Dev(it.next().context("--dev takes a spec file")?.into()),
             "--bench-in-process" => {
                 let n = it.next().and_then(|n| n.parse().ok()).context("--bench-in-process takes a number")?;
                 mode = Mode::BenchInProcess(n);
@@ -107,6 +111,10 @@ fn main() -> ExitCode {
 
 fn run() -> Result<u8> {
     let Some(args) = parse_args()? else { return Ok(0) };
+    if let Mode::Dev(spec) = &args.mode {
+        log::init(false);
+        return dev::run(spec);
+    }
     let exe = std::env::current_exe().context("locating this executable")?;
     let overlay = Overlay::open(&exe).map_err(|e| match e {
         auroraview_overlay::Error::NotFound { .. } => {
@@ -198,6 +206,7 @@ fn run() -> Result<u8> {
             drop(extracted);
             Ok(code)
         }
+        Mode::Dev(_) => unreachable!("handled before the overlay is read"),
         Mode::BenchInProcess(n) => bench::in_process(n, &manifest, &layout, &exe),
         Mode::BenchBareWebView(report) => gui::run_bare_echo(window(&manifest, &layout)?, &report),
         Mode::Window => {
@@ -272,6 +281,8 @@ fn backend_settings(
     Ok(subprocess::Settings {
         program,
         args,
+        env: Vec::new(),
+        cwd: None,
         max_restarts: manifest.python.max_restarts,
         heartbeat_interval: Duration::from_millis((manifest.python.heartbeat_timeout_ms / 5).clamp(50, 1000)),
         heartbeat_timeout: Duration::from_millis(manifest.python.heartbeat_timeout_ms),

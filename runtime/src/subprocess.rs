@@ -28,6 +28,9 @@ const STDERR_TAIL: usize = 20;
 pub struct Settings {
     pub program: PathBuf,
     pub args: Vec<OsString>,
+    /// Extra environment and working directory for the child (`dev` runs).
+    pub env: Vec<(String, OsString)>,
+    pub cwd: Option<PathBuf>,
     pub max_restarts: u32,
     pub heartbeat_interval: Duration,
     pub heartbeat_timeout: Duration,
@@ -46,6 +49,7 @@ struct Ids {
 pub struct Forwarder {
     state: Mutex<Forwarding>,
     closed: Mutex<Option<crossbeam_channel::Sender<()>>>,
+    restart: Mutex<Option<crossbeam_channel::Sender<()>>>,
 }
 
 #[derive(Default)]
@@ -72,6 +76,13 @@ impl Forwarder {
         buf.push(b'\n');
         if st.stdin.as_mut().is_some_and(|pipe| pipe.write_all(&buf).is_err()) {
             st.stdin = None; // the child is gone; its calls in flight are failed when it is reaped
+        }
+    }
+
+    /// Replaces the running child with a fresh one (code was edited), without counting a crash.
+    pub fn restart(&self) {
+        if let Some(tx) = self.restart.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = tx.try_send(());
         }
     }
 
@@ -134,6 +145,8 @@ enum Ended {
     Finished(u8),
     /// Crashed, killed, or stopped answering.
     Died { code: Option<i32>, why: String },
+    /// Replaced on request (`Forwarder::restart`).
+    Restarted,
 }
 
 /// Serves what `forwarder` is given through children until it is closed or the child's entry point
@@ -141,12 +154,15 @@ enum Ended {
 pub fn run(settings: &Settings, forwarder: &Arc<Forwarder>, sink: Arc<Sink>) -> Result<u8> {
     let (closed_tx, closed_rx) = crossbeam_channel::bounded::<()>(1);
     *forwarder.closed.lock().unwrap_or_else(|e| e.into_inner()) = Some(closed_tx);
+    let (restart_tx, restart_rx) = crossbeam_channel::bounded::<()>(1);
+    *forwarder.restart.lock().unwrap_or_else(|e| e.into_inner()) = Some(restart_tx);
     let mut restarts = 0u32;
     loop {
         let started = Instant::now();
-        let ended = serve_one(settings, forwarder, &closed_rx, &sink)?;
+        let ended = serve_one(settings, forwarder, &closed_rx, &restart_rx, &sink)?;
         match ended {
             Ended::Shutdown(code) | Ended::Finished(code) => return Ok(code),
+            Ended::Restarted => eprintln!("auroraview: Python code changed; restarting the backend"),
             Ended::Died { code, why } => {
                 // A child that ran for a while before dying starts a fresh budget of restarts.
                 if started.elapsed() > Duration::from_secs(60) {
@@ -179,6 +195,10 @@ fn status(sink: &Sink, status: &str, code: Option<i32>, message: &str) {
 fn spawn(settings: &Settings) -> Result<Child> {
     let mut cmd = Command::new(&settings.program);
     cmd.args(&settings.args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.envs(settings.env.iter().map(|(k, v)| (k, v)));
+    if let Some(dir) = &settings.cwd {
+        cmd.current_dir(dir);
+    }
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::process::CommandExt;
@@ -238,6 +258,7 @@ fn serve_one(
     settings: &Settings,
     forwarder: &Arc<Forwarder>,
     closed: &Receiver<()>,
+    restart: &Receiver<()>,
     sink: &Arc<Sink>,
 ) -> Result<Ended> {
     let mut child = spawn(settings)?;
@@ -307,6 +328,15 @@ fn serve_one(
                 return Ok(Ended::Shutdown(finished.unwrap_or(0)));
             },
             recv(eof_rx) -> _ => break,
+            recv(restart) -> _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = eof_rx.recv_timeout(Duration::from_secs(1));
+                let (_, in_flight) = forwarder.detach();
+                fail_in_flight(sink, in_flight, "backend restarted because its code changed", None);
+                status(sink, "restarted", None, "Python code changed");
+                return Ok(Ended::Restarted);
+            },
             recv(ticker) -> _ => {
                 let silent = last_pong.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
                 if silent > settings.heartbeat_timeout {
@@ -337,11 +367,15 @@ fn serve_one(
     if !tail_text.is_empty() {
         message.push_str(&format!("; its last output:\n{tail_text}"));
     }
+    fail_in_flight(sink, in_flight, &message, code);
+    status(sink, "exited", code, &message);
+    Ok(Ended::Died { code, why })
+}
+
+fn fail_in_flight(sink: &Sink, in_flight: Vec<String>, message: &str, code: Option<i32>) {
     for id in in_flight {
         let id: serde_json::Value = serde_json::from_str(&id).unwrap_or_default();
         let line = serde_json::json!({"id": id, "ok": false, "error": message, "type": "BackendExited", "code": code});
         let _ = sink(&line.to_string());
     }
-    status(sink, "exited", code, &message);
-    Ok(Ended::Died { code, why })
 }

@@ -33,16 +33,19 @@ fn count_pixels(xwd: &[u8], rgb: (u8, u8, u8)) -> (usize, usize) {
     (hits, width * height)
 }
 
+/// Runs the app (`$3...`) under Xvfb, waits for the page's report, takes screenshots, closes the
+/// window as a window manager would, and records the exit code. `$1`: work dir, `$2`: x11_close.py.
 const SCRIPT: &str = r#"
-"$1" > "$2/app.log" 2>&1 &
+work="$1"; closer="$2"; shift 2
+"$@" > "$work/app.log" 2>&1 &
 app=$!
 i=0
 while [ ! -s "$GUI_REPORT" ] && [ $i -lt 600 ] && kill -0 $app 2>/dev/null; do sleep 0.1; i=$((i+1)); done
 # A few screenshots: on a busy machine the page may paint its result a moment after reporting it.
-for n in 1 2 3 4 5 6; do sleep 0.5; xwd -root -silent > "$2/shot$n.xwd"; done
-python3 "$3" "AuroraView GUI Test"
+for n in 1 2 3 4 5 6; do sleep 0.5; xwd -root -silent > "$work/shot$n.xwd"; done
+python3 "$closer" "AuroraView GUI Test"
 wait $app
-echo $? > "$2/exit_code"
+echo $? > "$work/exit_code"
 "#;
 
 fn xdg_env(cmd: &mut Command, dir: &Path) {
@@ -82,15 +85,27 @@ fn the_same_page_works_with_the_machines_python() {
 
 fn page_session(python_extra: &str) {
     let (_project, exe) = pack_gui(python_extra);
+    page_session_of(&[exe.as_os_str()]);
+}
+
+#[test]
+fn the_same_page_works_in_a_dev_run_from_sources() {
+    let p = Project::copy_of("gui", "");
+    let pack = bin("auroraview-pack");
+    page_session_of(&[pack.as_os_str(), "dev".as_ref(), "--config".as_ref(), p.config_path().as_os_str()]);
+}
+
+/// Runs `command` (a packed app, or a dev run) under Xvfb and checks what its page reported.
+pub fn page_session_of(command: &[&std::ffi::OsStr]) {
     let work = tempfile::tempdir().unwrap();
     let report = work.path().join("report.json");
     let closed = work.path().join("closed");
 
     let mut cmd = Command::new("xvfb-run");
     cmd.args(["-a", "-s", "-screen 0 800x600x24", "sh", "-c", SCRIPT, "sh"])
-        .arg(&exe)
         .arg(work.path())
         .arg(repo_root().join("tests/support/x11_close.py"))
+        .args(command)
         .env("AURORAVIEW_CACHE_DIR", work.path().join("cache"))
         .env("GUI_REPORT", &report)
         .env("GUI_CLOSED", &closed);

@@ -101,36 +101,7 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
     frames.push(frames::app(inputs, python_files, extra, Some(&interp), &cache)?);
     hashes.save(&cache)?;
 
-    let manifest = Manifest {
-        app: AppInfo { name: cfg.app.name.clone(), version: cfg.app.version.clone(), title: cfg.app.title.clone() },
-        window: WindowInfo {
-            width: cfg.window.width,
-            height: cfg.window.height,
-            resizable: cfg.window.resizable,
-            debug: cfg.window.debug,
-        },
-        python: PythonInfo {
-            entry_point: entry_point_in_overlay(&cfg)?,
-            strategy,
-            isolation: cfg.python.isolation,
-            version: cfg.python.version.clone(),
-            module_search_paths: cfg.python.module_search_paths.clone(),
-            filesystem_importer: cfg.python.filesystem_importer,
-            interpreter: cfg.python.interpreter.clone(),
-            max_restarts: cfg.python.max_restarts,
-            heartbeat_timeout_ms: cfg.python.heartbeat_timeout_ms,
-            home: cfg.python.home.clone(),
-            embedded_fallback: cfg.python.embedded_fallback,
-        },
-        env: cfg.env.clone(),
-        license: cfg.license.as_ref().map(|l| LicenseInfo { kind: l.kind.clone(), public_key: l.public_key.clone() }),
-        runtime: runtime_info,
-        gui: Some(gui),
-        content_hash: String::new(),
-        entry_count: 0,
-        unpacked_size: 0,
-        packer_version: env!("CARGO_PKG_VERSION").into(),
-    };
+    let manifest = manifest_for(&cfg, runtime_info, Some(gui));
     let exe_name = format!("{}{}", cfg.app.name, std::env::consts::EXE_SUFFIX);
     let parts = OverlayParts { manifest, frames, manifest_only: false };
     let (out, manifest) = if strategy == Strategy::Portable {
@@ -171,6 +142,40 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
     Ok(())
 }
 
+/// The manifest of `cfg` (its totals and hash are filled in when the overlay is written).
+pub fn manifest_for(cfg: &Config, runtime: Option<RuntimeInfo>, gui: Option<String>) -> Manifest {
+    Manifest {
+        app: AppInfo { name: cfg.app.name.clone(), version: cfg.app.version.clone(), title: cfg.app.title.clone() },
+        window: WindowInfo {
+            width: cfg.window.width,
+            height: cfg.window.height,
+            resizable: cfg.window.resizable,
+            debug: cfg.window.debug,
+        },
+        python: PythonInfo {
+            entry_point: entry_point_in_overlay(cfg),
+            strategy: cfg.python.strategy,
+            isolation: cfg.python.isolation,
+            version: cfg.python.version.clone(),
+            module_search_paths: cfg.python.module_search_paths.clone(),
+            filesystem_importer: cfg.python.filesystem_importer,
+            interpreter: cfg.python.interpreter.clone(),
+            max_restarts: cfg.python.max_restarts,
+            heartbeat_timeout_ms: cfg.python.heartbeat_timeout_ms,
+            home: cfg.python.home.clone(),
+            embedded_fallback: cfg.python.embedded_fallback,
+        },
+        env: cfg.env.clone(),
+        license: cfg.license.as_ref().map(|l| LicenseInfo { kind: l.kind.clone(), public_key: l.public_key.clone() }),
+        runtime,
+        gui,
+        content_hash: String::new(),
+        entry_count: 0,
+        unpacked_size: 0,
+        packer_version: env!("CARGO_PKG_VERSION").into(),
+    }
+}
+
 /// `portable`: `out_dir/<name>/` holds the executable (its overlay carries only the manifest) with
 /// the app's tree beside it. Built in a temporary directory and renamed into place.
 fn write_portable(
@@ -203,18 +208,18 @@ fn write_portable(
 }
 
 /// The entry point as the runtime finds it: `module:function`, or a script path below `python/`.
-fn entry_point_in_overlay(cfg: &Config) -> Result<String> {
+fn entry_point_in_overlay(cfg: &Config) -> String {
     match &cfg.python.entry_point {
-        config::EntryPoint::Function => Ok(cfg.python.entry_point_text.clone()),
+        config::EntryPoint::Function => cfg.python.entry_point_text.clone(),
         config::EntryPoint::Script { file } => {
-            let file = fs_err::canonicalize(file)?;
+            let canonical = |p: &std::path::Path| fs_err::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+            let file = canonical(file);
             for inc in &cfg.python.include_paths {
-                let inc = fs_err::canonicalize(inc)?;
-                if let Ok(rel) = file.strip_prefix(&inc) {
-                    return Ok(rel.to_string_lossy().replace('\\', "/"));
+                if let Ok(rel) = file.strip_prefix(canonical(inc)) {
+                    return rel.to_string_lossy().replace('\\', "/");
                 }
             }
-            Ok(file.file_name().context("entry point has no name")?.to_string_lossy().into_owned())
+            file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
         }
     }
 }

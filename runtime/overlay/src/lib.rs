@@ -11,6 +11,7 @@
 //!
 //! This crate must stay free of wry and PyO3: the packer links it without either.
 
+pub mod dev;
 mod error;
 mod format;
 mod manifest;
