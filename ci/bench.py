@@ -172,6 +172,38 @@ def webview(exe, env, work, runs=3):
     row("  launch to first answered call", med(ours, "first_answer_ms"), None, "ms", "(warm cache, Xvfb)")
 
 
+def tree_size(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+def count_files(path):
+    return sum(len(fs) for _, _, fs in os.walk(path)) if os.path.isdir(path) else 0
+
+
+def strategies(work, env):
+    print("per strategy (tests/apps/bench), medians:")
+    print(f"  {'strategy':<22} {'output MiB':>10} {'cold ms':>9} {'warm ms':>9} {'files in cache':>15}")
+    for name, extra in (("standalone", None), ("portable", 'strategy = "portable"'),
+                        ("embedded", 'strategy = "embedded"'), ("system", 'strategy = "system"'),
+                        ("standalone, process", 'isolation = "process"')):
+        exe = pack(work, extra)
+        cmd = [exe, "--headless"]
+        output = os.path.dirname(exe) if "portable" in name else exe
+        caches = []
+
+        def cold():
+            cache = tempfile.mkdtemp(dir=work)
+            caches.append(cache)
+            return first_call(cmd, dict(env, AURORAVIEW_CACHE_DIR=cache))
+
+        cold_ms = median(cold, 7) * 1e3
+        warm_env = dict(env, AURORAVIEW_CACHE_DIR=caches[-1])
+        warm_ms = median(lambda: first_call(cmd, warm_env)) * 1e3
+        print(f"  {name:<22} {tree_size(output) / 2**20:10.1f} {cold_ms:9.1f} {warm_ms:9.1f} {count_files(caches[-1]):15d}")
+
+
 def main():
     # Not /tmp: file creation there was measured 5x slower than elsewhere on the same disk here,
     # and the cache normally lives in ~/.cache.
@@ -236,6 +268,7 @@ def main():
                                "__echo__"), 7)
             * 1e3, None, "ms", "<= 400 ms")
         row("packed size, examples/hello", os.path.getsize(hello) / 2**20, None, "MiB", "")
+        strategies(work, env)
         webview(exe, env, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)

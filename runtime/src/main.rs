@@ -264,7 +264,8 @@ fn backend_settings(
 ) -> Result<subprocess::Settings> {
     let (program, args) = if manifest.python.strategy == Strategy::System || fallback {
         // A fallback takes whatever Python 3 is there: the app's own minor version was not found.
-        let python = system_python::find(manifest, if fallback { "3.8" } else { &manifest.python.version })?;
+        let minimum = if fallback { "3.8" } else { &manifest.python.version };
+        let python = system_python::find(manifest, minimum, Some(&layout.root.join(".system-python")))?;
         let entry = match Entry::parse(&manifest.python.entry_point, &layout.python) {
             Entry::Function { .. } => manifest.python.entry_point.clone(),
             Entry::Script(path) => path.display().to_string(),

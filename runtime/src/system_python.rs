@@ -8,7 +8,10 @@ use auroraview_overlay::Manifest;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub fn find(manifest: &Manifest, minimum: &str) -> Result<PathBuf> {
+/// Returns the interpreter's real executable (a pyenv shim resolved), so starting it again costs
+/// no shim. What each candidate reported is remembered in `memo` (a file in the app's cache
+/// directory), keyed by the candidate's path, size and mtime: a warm start runs no Python to ask.
+pub fn find(manifest: &Manifest, minimum: &str, memo: Option<&Path>) -> Result<PathBuf> {
     let name = manifest.python.interpreter.clone().unwrap_or_else(|| "python3".to_string());
     let wanted = parse(minimum).context("bad python.version in the manifest")?;
     let mut searched = Vec::new();
@@ -22,9 +25,9 @@ pub fn find(manifest: &Manifest, minimum: &str) -> Result<PathBuf> {
             searched.push(format!("  {} (not found)", c.display()));
             continue;
         }
-        match version_of(&c) {
-            Some(v) if v >= wanted => return Ok(c),
-            Some(v) => searched.push(format!("  {} (Python {}.{})", c.display(), v.0, v.1)),
+        match version_of(&c, memo) {
+            Some((v, real)) if v >= wanted => return Ok(real),
+            Some((v, _)) => searched.push(format!("  {} (Python {}.{})", c.display(), v.0, v.1)),
             None => searched.push(format!("  {} (did not report a version)", c.display())),
         }
     }
@@ -43,13 +46,40 @@ fn parse(v: &str) -> Option<(u32, u32)> {
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
-fn version_of(python: &Path) -> Option<(u32, u32)> {
+/// `(major, minor)` and the real executable of `python`.
+fn version_of(python: &Path, memo: Option<&Path>) -> Option<((u32, u32), PathBuf)> {
+    let stamp = std::fs::metadata(python).ok().map(|m| {
+        let mtime = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
+        format!("{}\t{}\t{}", python.display(), m.len(), mtime.as_nanos())
+    })?;
+    let remembered = memo.and_then(|m| std::fs::read_to_string(m).ok()).unwrap_or_default();
+    for line in remembered.lines() {
+        if let Some(rest) = line.strip_prefix(&stamp).and_then(|r| r.strip_prefix('\t'))
+            && let Some((v, real)) = rest.split_once('\t')
+        {
+            return Some((parse(v)?, PathBuf::from(real)));
+        }
+    }
     let out = Command::new(python)
-        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2]); print(sys.executable)"])
         .env_remove("PYTHONPATH")
         .output()
         .ok()?;
-    out.status.success().then(|| parse(&String::from_utf8_lossy(&out.stdout))).flatten()
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = text.lines();
+    let version = parse(lines.next()?)?;
+    let real = lines.next().filter(|r| !r.is_empty()).map(PathBuf::from).unwrap_or_else(|| python.to_path_buf());
+    if !out.status.success() {
+        return None;
+    }
+    if let Some(m) = memo {
+        let mut kept: Vec<&str> =
+            remembered.lines().filter(|l| !l.starts_with(&format!("{}\t", python.display()))).collect();
+        let line = format!("{stamp}\t{}.{}\t{}", version.0, version.1, real.display());
+        kept.push(&line);
+        let _ = std::fs::write(m, kept.join("\n") + "\n");
+    }
+    Some((version, real))
 }
 
 /// An install prefix holding `lib/pythonX.Y/os.py` for the app's minor version: `python.home`,
