@@ -737,6 +737,9 @@ mod reference_tests {
         let readme = fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
         let documented: Vec<&str> = readme
             .lines()
+            .skip_while(|l| *l != "## Config reference")
+            .skip(1)
+            .take_while(|l| !l.starts_with("## "))
             .filter_map(|l| l.strip_prefix("| `"))
             .filter_map(|l| l.split_once("` |").map(|(k, _)| k))
             .collect();
