@@ -4,13 +4,11 @@
 
 use crate::gui;
 use crate::subprocess::{self, Forwarder};
-use crate::transport::Sink;
 use anyhow::{Context, Result};
 use auroraview_overlay::dev::DevSpec;
 use std::collections::HashMap;
-use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub fn run(spec_path: &Path) -> Result<u8> {
@@ -41,23 +39,8 @@ pub fn run(spec_path: &Path) -> Result<u8> {
     }
     if spec.headless {
         let (input, output) = crate::headless::take_stdio().context("taking stdin/stdout for the protocol")?;
-        let reader = forwarder.clone();
-        std::thread::Builder::new().name("headless-stdin".into()).spawn(move || {
-            for line in std::io::BufReader::new(input).lines() {
-                let Ok(line) = line else { break };
-                if !line.trim().is_empty() {
-                    reader.forward(line);
-                }
-            }
-            reader.close();
-        })?;
-        let output = Mutex::new(output);
-        let sink: Sink = Box::new(move |line: &str| {
-            let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
-            out.write_all(line.as_bytes())?;
-            out.write_all(b"\n")
-        });
-        return subprocess::run(&settings, &forwarder, Arc::new(sink));
+        subprocess::forward_lines(input, forwarder.clone())?;
+        return subprocess::run(&settings, &forwarder, Arc::new(crate::headless::line_writer(output)));
     }
     let w = gui::Window { library: spec.gui.clone(), manifest: &spec.manifest, frontend: spec.frontend.clone() };
     gui::run(w, move |requests, sink| {

@@ -34,3 +34,15 @@ pub fn take_stdio() -> io::Result<(File, File)> {
     dup2(2, 1)?;
     Ok((File::from(input), File::from(output)))
 }
+
+/// A sink writing each line, with its newline, in one write.
+pub fn line_writer(output: File) -> crate::transport::Sink {
+    use std::io::Write;
+    let output = std::sync::Mutex::new(output);
+    Box::new(move |line: &str| {
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        output.lock().unwrap_or_else(|e| e.into_inner()).write_all(&buf)
+    })
+}

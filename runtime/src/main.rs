@@ -19,7 +19,6 @@ use anyhow::{Context, Result};
 use auroraview_overlay::{Isolation, Manifest, Overlay, Strategy};
 use environment::Layout;
 use interpreter::{Entry, Interpreter, Settings};
-use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -177,7 +176,7 @@ fn run() -> Result<u8> {
                     Box::new(LineSource(Mutex::new(std::io::BufReader::with_capacity(1 << 16, input)))),
                     transport::TAKEOVER_AFTER,
                 ),
-                sink: line_writer(output),
+                sink: headless::line_writer(output),
             });
             spawn_watchdog(t)?;
             let code = run_python(&manifest, &layout, &exe, args.rest)?;
@@ -191,18 +190,9 @@ fn run() -> Result<u8> {
         Mode::Headless | Mode::PythonChild => {
             let (input, output) = headless::take_stdio().context("taking stdin/stdout for the protocol")?;
             let forwarder = Arc::new(subprocess::Forwarder::default());
-            let reader = forwarder.clone();
-            std::thread::Builder::new().name("headless-stdin".into()).spawn(move || {
-                for line in std::io::BufReader::new(input).lines() {
-                    let Ok(line) = line else { break };
-                    if !line.trim().is_empty() {
-                        reader.forward(line);
-                    }
-                }
-                reader.close();
-            })?;
+            subprocess::forward_lines(input, forwarder.clone())?;
             let settings = backend_settings(&manifest, &layout, &exe, &args.rest, fallback)?;
-            let code = subprocess::run(&settings, &forwarder, Arc::new(line_writer(output)))?;
+            let code = subprocess::run(&settings, &forwarder, Arc::new(headless::line_writer(output)))?;
             drop(extracted);
             Ok(code)
         }
@@ -240,17 +230,6 @@ fn spawn_watchdog(t: &'static Transport) -> Result<()> {
         .spawn(move || t.dispatcher.run_watchdog())
         .context("starting the watchdog thread")?;
     Ok(())
-}
-
-/// Writes each line, with its newline, in one write.
-fn line_writer(output: std::fs::File) -> transport::Sink {
-    let output = Mutex::new(output);
-    Box::new(move |line: &str| {
-        let mut buf = Vec::with_capacity(line.len() + 1);
-        buf.extend_from_slice(line.as_bytes());
-        buf.push(b'\n');
-        output.lock().unwrap_or_else(|e| e.into_inner()).write_all(&buf)
-    })
 }
 
 /// The child process to supervise: this executable in Python mode, or for the `system`

@@ -126,6 +126,20 @@ impl Forwarder {
     }
 }
 
+/// Feeds JSON lines from `input` (a headless run's stdin) into a forwarder; closes it at the end.
+pub fn forward_lines(input: impl std::io::Read + Send + 'static, forwarder: Arc<Forwarder>) -> Result<()> {
+    std::thread::Builder::new().name("headless-stdin".into()).spawn(move || {
+        for line in BufReader::new(input).lines() {
+            let Ok(line) = line else { break };
+            if !line.trim().is_empty() {
+                forwarder.forward(line);
+            }
+        }
+        forwarder.close();
+    })?;
+    Ok(())
+}
+
 /// Feeds a channel of requests (the window's) into a forwarder; closes it when the channel ends.
 pub fn forward_channel(requests: Receiver<String>, forwarder: Arc<Forwarder>) -> Result<()> {
     std::thread::Builder::new().name("backend-requests".into()).spawn(move || {

@@ -94,58 +94,27 @@ pub fn run(settings: Settings, cb: Callbacks) -> Result<()> {
     let handle: &'static Handle =
         Box::leak(Box::new(Handle { outbox: outbox.clone(), proxy: Mutex::new(event_loop.create_proxy()) }));
 
-    let window = WindowBuilder::new()
-        .with_title(&settings.title)
-        .with_inner_size(LogicalSize::new(settings.width, settings.height))
-        .with_resizable(settings.resizable)
-        .build(&event_loop)
-        .context("creating the window")?;
-
     // The page's messages go to the runtime until the window closes.
     let open = Rc::new(RefCell::new(true));
     let page_ready = Rc::new(RefCell::new(false));
     let ipc_open = open.clone();
     let ipc_ready = page_ready.clone();
     let ready_outbox = outbox.clone();
-    let frontend = settings.frontend.clone();
     let (ctx, on_request) = (cb.ctx as usize, cb.on_request);
-    let builder = WebViewBuilder::new()
-        .with_initialization_script(BRIDGE)
-        .with_custom_protocol(protocol::SCHEME.into(), move |_id, request| {
-            let reply = protocol::serve(&frontend, request.uri().path());
-            Response::builder()
-                .status(reply.status)
-                .header(CONTENT_TYPE, reply.mime)
-                .body(std::borrow::Cow::Owned(reply.body))
-                .unwrap_or_else(|_| Response::new(std::borrow::Cow::Borrowed(&b""[..])))
-        })
-        .with_ipc_handler(move |request| {
-            let body = request.into_body();
-            if body == "\u{1}ready" {
-                *ipc_ready.borrow_mut() = true;
-                // Deliver whatever Python sent while the page was loading.
-                let pending = ready_outbox.take();
-                for line in &pending {
-                    ready_outbox.push(line);
-                }
-                return;
+    let (window, webview) = build(&event_loop, &settings, move |body| {
+        if body == "\u{1}ready" {
+            *ipc_ready.borrow_mut() = true;
+            // Deliver whatever Python sent while the page was loading.
+            let pending = ready_outbox.take();
+            for line in &pending {
+                ready_outbox.push(line);
             }
-            if *ipc_open.borrow() {
-                on_request(ctx as *mut c_void, body.as_ptr(), body.len());
-            }
-        })
-        .with_devtools(settings.debug)
-        .with_url(protocol::START_URL);
-
-    #[cfg(target_os = "linux")]
-    let webview = {
-        use tao::platform::unix::WindowExtUnix;
-        use wry::WebViewBuilderExtUnix;
-        builder.build_gtk(window.default_vbox().context("the window has no GTK container")?)
-    };
-    #[cfg(not(target_os = "linux"))]
-    let webview = builder.build(&window);
-    let webview = webview.context("creating the web view")?;
+            return;
+        }
+        if *ipc_open.borrow() {
+            on_request(ctx as *mut c_void, body.as_ptr(), body.len());
+        }
+    })?;
     (cb.on_started)(cb.ctx, handle);
 
     let shutdown_proxy = event_loop.create_proxy();
@@ -195,14 +164,43 @@ pub fn run(settings: Settings, cb: Callbacks) -> Result<()> {
 /// `report` and exits.
 pub fn run_bare_echo(settings: Settings, report: PathBuf) -> Result<()> {
     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
+    let webview_cell: Rc<RefCell<Option<wry::WebView>>> = Rc::new(RefCell::new(None));
+    let ipc_webview = webview_cell.clone();
+    let (_window, webview) = build(&event_loop, &settings, move |body| {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&body) else { return };
+        if msg["method"] == "api.report" {
+            let _ = std::fs::write(&report, msg["params"][0].to_string());
+            std::process::exit(0);
+        }
+        let result = msg["params"].get(0).cloned().unwrap_or_default();
+        let reply = serde_json::json!({"id": msg["id"], "ok": true, "result": result});
+        if let Some(wv) = ipc_webview.borrow().as_ref() {
+            let _ = wv.evaluate_script(&format!("window.__auroraview_dispatch([{reply}])"));
+        }
+    })?;
+    *webview_cell.borrow_mut() = Some(webview);
+    event_loop.run(move |event, _, control_flow| {
+        *control_flow = ControlFlow::Wait;
+        if let Event::WindowEvent { event: WindowEvent::CloseRequested, .. } = event {
+            *control_flow = ControlFlow::Exit;
+        }
+    })
+}
+
+/// The window and its web view: the bridge injected, `frontend` served over `auroraview://`,
+/// the page's messages handed to `on_message`.
+fn build(
+    event_loop: &tao::event_loop::EventLoop<UserEvent>,
+    settings: &Settings,
+    on_message: impl Fn(String) + 'static,
+) -> Result<(tao::window::Window, wry::WebView)> {
     let window = WindowBuilder::new()
         .with_title(&settings.title)
         .with_inner_size(LogicalSize::new(settings.width, settings.height))
-        .build(&event_loop)
+        .with_resizable(settings.resizable)
+        .build(event_loop)
         .context("creating the window")?;
     let frontend = settings.frontend.clone();
-    let webview_cell: Rc<RefCell<Option<wry::WebView>>> = Rc::new(RefCell::new(None));
-    let ipc_webview = webview_cell.clone();
     let builder = WebViewBuilder::new()
         .with_initialization_script(BRIDGE)
         .with_custom_protocol(protocol::SCHEME.into(), move |_id, request| {
@@ -213,19 +211,8 @@ pub fn run_bare_echo(settings: Settings, report: PathBuf) -> Result<()> {
                 .body(std::borrow::Cow::Owned(reply.body))
                 .unwrap_or_else(|_| Response::new(std::borrow::Cow::Borrowed(&b""[..])))
         })
-        .with_ipc_handler(move |request| {
-            let body = request.into_body();
-            let Ok(msg) = serde_json::from_str::<serde_json::Value>(&body) else { return };
-            if msg["method"] == "api.report" {
-                let _ = std::fs::write(&report, msg["params"][0].to_string());
-                std::process::exit(0);
-            }
-            let result = msg["params"].get(0).cloned().unwrap_or_default();
-            let reply = serde_json::json!({"id": msg["id"], "ok": true, "result": result});
-            if let Some(wv) = ipc_webview.borrow().as_ref() {
-                let _ = wv.evaluate_script(&format!("window.__auroraview_dispatch([{reply}])"));
-            }
-        })
+        .with_ipc_handler(move |request| on_message(request.into_body()))
+        .with_devtools(settings.debug)
         .with_url(protocol::START_URL);
     #[cfg(target_os = "linux")]
     let webview = {
@@ -235,11 +222,6 @@ pub fn run_bare_echo(settings: Settings, report: PathBuf) -> Result<()> {
     };
     #[cfg(not(target_os = "linux"))]
     let webview = builder.build(&window);
-    *webview_cell.borrow_mut() = Some(webview.context("creating the web view")?);
-    event_loop.run(move |event, _, control_flow| {
-        *control_flow = ControlFlow::Wait;
-        if let Event::WindowEvent { event: WindowEvent::CloseRequested, .. } = event {
-            *control_flow = ControlFlow::Exit;
-        }
-    })
+    let webview = webview.context("creating the web view")?;
+    Ok((window, webview))
 }
