@@ -185,7 +185,8 @@ def count_files(path):
 def strategies(work, env):
     print("per strategy (tests/apps/bench), medians:")
     print(f"  {'strategy':<22} {'output MiB':>10} {'cold ms':>9} {'warm ms':>9} {'files in cache':>15}")
-    for name, extra in (("standalone", None), ("portable", 'strategy = "portable"'),
+    for name, extra in (("standalone", None), ("pyoxidizer", 'strategy = "pyoxidizer"'),
+                        ("portable", 'strategy = "portable"'),
                         ("embedded", 'strategy = "embedded"'), ("system", 'strategy = "system"'),
                         ("standalone, process", 'isolation = "process"')):
         exe = pack(work, extra)

@@ -407,13 +407,6 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
             )
         })?,
     };
-    if strategy == Strategy::Pyoxidizer {
-        return Err(src.error(
-            &["python", "strategy"],
-            "the `pyoxidizer` strategy (in-memory imports) is not available yet in this version".to_string(),
-            "use `standalone`, which bundles the same runtime extracted to the cache".to_string(),
-        ));
-    }
     let isolation = match p.isolation.as_deref() {
         None if strategy == Strategy::System => Isolation::Process,
         None | Some("thread") => Isolation::Thread,

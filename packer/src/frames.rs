@@ -4,10 +4,11 @@
 
 use crate::cache::{FileHashCache, KeyHasher, PackCache};
 use crate::collect::{self, Input};
+use crate::inmemory;
 use crate::python::Interpreter;
 use crate::report::Reporter;
 use anyhow::{Context, Result};
-use auroraview_overlay::{Frame, FrameBuilder, SourceFile};
+use auroraview_overlay::{Frame, FrameBuilder, SourceFile, modules};
 use std::path::Path;
 
 /// zstd level for all frames: decompression speed barely depends on it, size does.
@@ -60,12 +61,13 @@ fn keep_stdlib_path(rel: &str, keep: &[String]) -> bool {
 pub fn runtime(
     interp: &Interpreter,
     keep: &[String],
+    in_memory: bool,
     cache: &PackCache,
     hashes: &mut FileHashCache,
     report: &Reporter,
 ) -> Result<Frame> {
     let files = collect::walk(&interp.stdlib, &|_, rel| !keep_stdlib_path(rel, keep))?;
-    let mut key = KeyHasher::new("runtime");
+    let mut key = KeyHasher::new(if in_memory { "runtime-in-memory" } else { "runtime" });
     key.add(interp.executable.as_os_str().as_encoded_bytes()).add(&interp.version).add(keep.join("\n"));
     for (rel, path) in &files {
         key.add(rel).add(hashes.hash(path)?);
@@ -89,7 +91,23 @@ pub fn runtime(
     step.message("Precompiling the standard library");
     interp.compile_all(&lib)?;
     step.message("Compressing the runtime");
-    let frame = frame_of_dir(staging.path(), RUNTIME_ROOT)?;
+    let frame = if in_memory {
+        let split = inmemory::split(
+            &lib,
+            &format!("{RUNTIME_ROOT}/{}", stdlib_rel(&interp.minor)),
+            &cache_tag(interp),
+            false,
+            None,
+            &|m| inmemory::STDLIB_BOOTSTRAP.contains(&m),
+        )?;
+        frame_of_split(
+            split,
+            &format!("{RUNTIME_ROOT}/{}", stdlib_rel(&interp.minor)),
+            &format!("{RUNTIME_ROOT}/{}", inmemory::TABLE),
+        )?
+    } else {
+        frame_of_dir(staging.path(), RUNTIME_ROOT)?
+    };
     cache.store_frame(&key, &frame)?;
     step.finish();
     Ok(frame)
@@ -108,12 +126,13 @@ fn strip(path: &Path) {
 pub fn packages(
     interp: &Interpreter,
     packages: &[String],
+    in_memory: bool,
     root: &Path,
     cache: &PackCache,
     hashes: &mut FileHashCache,
     report: &Reporter,
 ) -> Result<Frame> {
-    let mut key = KeyHasher::new("site-packages");
+    let mut key = KeyHasher::new(if in_memory { "site-packages-in-memory" } else { "site-packages" });
     key.add(interp.executable.as_os_str().as_encoded_bytes()).add(&interp.version);
     for req in packages {
         key.add(req);
@@ -150,7 +169,12 @@ pub fn packages(
     step.message("Precompiling site-packages");
     interp.compile_all(&target)?;
     step.message("Compressing site-packages");
-    let frame = frame_of_dir(&target, "python/site-packages")?;
+    let frame = if in_memory {
+        let split = inmemory::split(&target, "python/site-packages", &cache_tag(interp), false, None, &|_| false)?;
+        frame_of_split(split, "python/site-packages", &format!("python/site-packages/{}", inmemory::TABLE))?
+    } else {
+        frame_of_dir(&target, "python/site-packages")?
+    };
     cache.store_frame(&key, &frame)?;
     step.finish();
     Ok(frame)
@@ -172,11 +196,14 @@ pub fn gui(library: &Path, cache: &PackCache, hashes: &mut FileHashCache) -> Res
 }
 
 /// The app's own frame. Python sources are staged with the `auroraview` package and precompiled.
+/// With `in_memory` (the `pyoxidizer` strategy), modules go into in-memory tables, except
+/// `keep_file`, the entry script, which runpy reads from disk.
 pub fn app(
     inputs: Vec<Input>,
     python_files: Vec<Input>,
     extra: Vec<SourceFile>,
     interp: Option<&Interpreter>,
+    in_memory: Option<&str>,
     cache: &PackCache,
 ) -> Result<Frame> {
     let mut builder = FrameBuilder::new(LEVEL);
@@ -198,7 +225,26 @@ pub fn app(
     if let Some(interp) = interp {
         interp.compile_all(&staging.path().join("python"))?;
     }
-    for (rel, path) in collect::walk_all(staging.path())? {
+    let files: Vec<(String, std::path::PathBuf)> = match (in_memory, interp) {
+        (Some(keep_file), Some(interp)) => {
+            let python = staging.path().join("python");
+            let tag = cache_tag(interp);
+            let site =
+                inmemory::split(&python.join("site-packages"), "python/site-packages", &tag, true, None, &|_| false)?;
+            let app = inmemory::split(&python, "python", &tag, true, Some("site-packages"), &|m| {
+                format!("python/{m}.py") == keep_file
+            })?;
+            // The app's table also carries the `auroraview` package, which lives in site-packages.
+            let mut modules = app.modules;
+            modules.extend(site.modules);
+            builder.add(SourceFile::from_bytes(format!("python/{}", inmemory::TABLE), modules::encode(&modules)));
+            let mut files: Vec<_> = app.files.into_iter().map(|(rel, p)| (format!("python/{rel}"), p)).collect();
+            files.extend(site.files.into_iter().map(|(rel, p)| (format!("python/site-packages/{rel}"), p)));
+            files
+        }
+        _ => collect::walk_all(staging.path())?,
+    };
+    for (rel, path) in files {
         let executable =
             python_files.iter().find(|i| i.archive_path == rel).map(|i| is_executable(&i.source)).unwrap_or(false);
         let mut file = SourceFile::from_bytes(rel, fs_err::read(&path)?);
@@ -210,6 +256,20 @@ pub fn app(
 
 fn is_executable(path: &Path) -> bool {
     SourceFile::from_path("x", path).executable
+}
+
+fn cache_tag(interp: &Interpreter) -> String {
+    format!("cpython-{}", interp.minor.replace('.', ""))
+}
+
+/// A frame of what stays a file, with the module table at `table`.
+fn frame_of_split(split: inmemory::Split, prefix: &str, table: &str) -> Result<Frame> {
+    let mut builder = FrameBuilder::new(LEVEL);
+    builder.add(SourceFile::from_bytes(table, modules::encode(&split.modules)));
+    for (rel, path) in split.files {
+        builder.add(SourceFile::from_path(format!("{prefix}/{rel}"), path));
+    }
+    builder.finish().with_context(|| format!("compressing {prefix}"))
 }
 
 fn frame_of_dir(dir: &Path, prefix: &str) -> Result<Frame> {

@@ -6,6 +6,7 @@ mod collect;
 mod commands;
 mod config;
 mod frames;
+mod inmemory;
 mod pypkg;
 mod python;
 mod report;

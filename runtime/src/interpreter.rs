@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 pub struct Settings {
     /// Python's home: the extracted runtime (prefix of `lib/pythonX.Y`).
     pub home: Option<PathBuf>,
+    /// `pyoxidizer`: the app's tree holding module tables, and whether path-based import stays.
+    pub in_memory: Option<(PathBuf, bool)>,
     pub program: PathBuf,
     pub argv: Vec<String>,
     pub sys_path: Vec<PathBuf>,
@@ -79,7 +81,23 @@ impl Interpreter {
             result?;
             // Release the GIL: from here on every access goes through `Python::attach`.
             let tstate = ffi::PyEval_SaveThread();
-            Ok(Interpreter { tstate })
+            let interp = Interpreter { tstate };
+            if let Some((root, filesystem)) = &settings.in_memory {
+                let installed = Python::attach(|py| {
+                    crate::importer::install(py, root, *filesystem).map_err(|e| match e.downcast::<PyErr>() {
+                        Ok(err) => {
+                            err.print(py);
+                            anyhow::anyhow!("a Python error (printed above)")
+                        }
+                        Err(e) => e,
+                    })
+                });
+                if let Err(e) = installed {
+                    interp.finish();
+                    return Err(e.context("installing the in-memory importer"));
+                }
+            }
+            Ok(interp)
         }
     }
 

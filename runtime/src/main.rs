@@ -9,6 +9,7 @@ mod environment;
 mod extract;
 mod gui;
 mod headless;
+mod importer;
 mod interpreter;
 mod log;
 mod subprocess;
@@ -290,8 +291,15 @@ pub fn run_python_then(
 ) -> Result<u8> {
     let mut argv = vec![exe.display().to_string()];
     argv.extend(rest);
-    let settings =
-        Settings { home: layout.home.clone(), program: exe.to_path_buf(), argv, sys_path: layout.sys_path(manifest) };
+    let in_memory = (manifest.python.strategy == Strategy::Pyoxidizer)
+        .then(|| (layout.root.clone(), manifest.python.filesystem_importer));
+    let settings = Settings {
+        home: layout.home.clone(),
+        in_memory,
+        program: exe.to_path_buf(),
+        argv,
+        sys_path: layout.sys_path(manifest),
+    };
     let entry = Entry::parse(&manifest.python.entry_point, &layout.python);
     let site_packages = layout.site_packages.clone();
     let python = std::thread::Builder::new()

@@ -216,7 +216,6 @@ fn bad_configs_name_the_file_line_and_key() {
         ("[app]\nname = \"x\"\n[python]\nentry_point = \"missing:run\"\n", "python.entry_point", ":4:"),
         ("[app]\nname = \"x\"\n[python]\nentry_point = \"gone.py\"\n", "python.entry_point", ":4:"),
         ("[app]\nname = \"x\"\n[python]\nstrategy = \"fancy\"\n", "python.strategy", ":4:"),
-        ("[app]\nname = \"x\"\n[python]\nstrategy = \"pyoxidizer\"\n", "python.strategy", ":4:"),
         ("[app]\nname = \"x\"\n[python]\nversion = \"three\"\n", "python.version", ":4:"),
         ("[app]\nname = \"x\"\n[python]\ninclude_paths = [\"nope\"]\n", "python.include_paths.0", ":4:"),
         ("[app]\nname = \"x\"\n[python]\nmodule_search_paths = [\"$NOPE\"]\n", "python.module_search_paths.0", ":4:"),

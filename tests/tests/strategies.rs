@@ -19,6 +19,9 @@ fn assert_probe_works(app: &mut Headless, prefix_under: &Path) {
         assert!(imports["result"][m].is_string(), "{m} did not import: {imports}");
     }
     assert_eq!(app.call("api.markup", json!(["<b>"]))["result"]["escaped"], "&lt;b&gt;");
+    let data = app.call("api.data", Value::Null);
+    let expected = json!({"file": "data file text", "resources": "data file text", "loader": "data file text", "spec": "probe_data"});
+    assert_eq!(data["result"], expected, "a package reads its own data: {data}");
 }
 
 fn copy_tree(src: &Path, dst: &Path) {
@@ -136,4 +139,48 @@ fn embedded_falls_back_to_a_child_process_when_allowed() {
     let (code, stderr) = app.finish();
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("falling back to python3 in a child process"), "{stderr}");
+}
+
+fn pyoxidizer_session(python_extra: &str) {
+    let p = Project::copy_of("probe", &format!("strategy = \"pyoxidizer\"\n{python_extra}"));
+    let exe = p.pack();
+    let cache = tempfile::tempdir().unwrap();
+    let mut app = Headless::spawn(with_hidden(&python_installations(), &exe, cache.path()));
+    assert_probe_works(&mut app, cache.path());
+    // Tracebacks name the module's real place and show its source, from memory.
+    let boom = app.call("api.boom", Value::Null);
+    let tb = boom["traceback"].as_str().unwrap();
+    assert!(
+        tb.contains(&format!("{}", cache.path().display())) && tb.contains("raise ValueError(\"boom happened\")"),
+        "{tb}"
+    );
+    assert_eq!(app.finish().0, 0);
+
+    // Pure-Python modules were not written to the cache; extension modules and data were.
+    let tree = fs_err::read_dir(cache.path().join("python/probe"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().is_dir())
+        .unwrap()
+        .path();
+    assert!(!tree.join("runtime/lib/python3.11/json/__init__.py").exists());
+    assert!(!tree.join("python/main.py").exists() && !tree.join("python/site-packages/auroraview/webview.py").exists());
+    assert!(tree.join("runtime/lib/python3.11/lib-dynload").is_dir());
+    assert!(tree.join("python/probe_data/data.txt").is_file());
+    let files = walk_count(&tree);
+    assert!(files < 300, "{files} files written");
+}
+
+fn walk_count(dir: &Path) -> usize {
+    fs_err::read_dir(dir).unwrap().flatten().map(|e| if e.path().is_dir() { walk_count(&e.path()) } else { 1 }).sum()
+}
+
+#[test]
+fn pyoxidizer_imports_from_memory_with_python_hidden() {
+    pyoxidizer_session("");
+}
+
+#[test]
+fn pyoxidizer_works_without_the_filesystem_importer() {
+    pyoxidizer_session("filesystem_importer = false");
 }

@@ -73,9 +73,11 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
     let interp = python::find(&cfg.python.version, runtime_prefix.as_deref())?;
     let mut frames = Vec::new();
     let mut runtime_info = None;
+    // `pyoxidizer`: Python modules are imported from in-memory tables, not files.
+    let in_memory = strategy == Strategy::Pyoxidizer;
     let mut extra = Vec::new();
     if strategy.bundles_runtime() {
-        let frame = frames::runtime(&interp, &cfg.python.stdlib_keep, &cache, &mut hashes, &report)?;
+        let frame = frames::runtime(&interp, &cfg.python.stdlib_keep, in_memory, &cache, &mut hashes, &report)?;
         let size: u64 = frame.index.iter().map(|e| e.size).sum();
         let meta = serde_json::json!({
             "version": interp.version,
@@ -96,9 +98,19 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
     let (gui_frame, gui) = frames::gui(&gui_library, &cache, &mut hashes)?;
     frames.push(gui_frame);
     if !cfg.python.packages.is_empty() {
-        frames.push(frames::packages(&interp, &cfg.python.packages, &cfg.root, &cache, &mut hashes, &report)?);
+        frames.push(frames::packages(
+            &interp,
+            &cfg.python.packages,
+            in_memory,
+            &cfg.root,
+            &cache,
+            &mut hashes,
+            &report,
+        )?);
     }
-    frames.push(frames::app(inputs, python_files, extra, Some(&interp), &cache)?);
+    let entry_file = format!("python/{}", entry_point_in_overlay(&cfg));
+    let keep_entry = in_memory.then_some(entry_file.as_str());
+    frames.push(frames::app(inputs, python_files, extra, Some(&interp), keep_entry, &cache)?);
     hashes.save(&cache)?;
 
     let manifest = manifest_for(&cfg, runtime_info, Some(gui));

@@ -15,6 +15,7 @@ pub mod dev;
 mod error;
 mod format;
 mod manifest;
+pub mod modules;
 mod payload;
 mod reader;
 mod writer;

@@ -51,6 +51,13 @@ def markup(text):
     return {"escaped": str(markupsafe.escape(text)), "speedups": _speedups.__file__}
 
 
+@view.bind_call("api.data")
+def data():
+    import probe_data
+
+    return probe_data.read_all()
+
+
 @view.bind_call("api.boom")
 def boom():
     raise ValueError("boom happened")
