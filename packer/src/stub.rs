@@ -23,6 +23,18 @@ pub struct Stub {
 }
 
 impl Stub {
+    /// The runtime without an embedded Python, for the `system` strategy: built with
+    /// `cargo build --release -p auroraview-runtime --no-default-features --target-dir target/lite`,
+    /// or placed beside the stub as `auroraview-runtime-lite`.
+    pub fn lite(&self) -> Option<Stub> {
+        let dir = self.path.parent()?;
+        let candidates = [
+            dir.join(format!("auroraview-runtime-lite{}", std::env::consts::EXE_SUFFIX)),
+            dir.parent()?.join("lite").join(dir.file_name()?).join(STUB_NAME),
+        ];
+        candidates.iter().filter(|c| c.is_file()).find_map(|c| read(c).ok()).filter(|s| s.python == "none")
+    }
+
     /// The window library beside the stub.
     pub fn gui(&self) -> anyhow::Result<PathBuf> {
         let path = self.path.with_file_name(GUI_NAME);

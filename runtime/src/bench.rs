@@ -58,7 +58,7 @@ import os
 os.environ["AURORAVIEW_BENCH_CODEC_US"] = str(el / {n} * 1e6)
 "#
     );
-    let code = crate::run_python_then(manifest, layout, exe, vec![], Some(codec))?;
+    let code = crate::inprocess::run_python_then(manifest, layout, exe, vec![], Some(codec))?;
     let (sequential, pipelined) = driver.join().map_err(|_| anyhow::anyhow!("bench driver panicked"))?;
     let per = |d: std::time::Duration| d.as_secs_f64() * 1e6 / n as f64;
     let codec_us: f64 =

@@ -60,6 +60,7 @@ impl Layout {
 
     /// Full `sys.path`: the app's paths, the stdlib, then site-packages (so a backport in
     /// site-packages never shadows the stdlib module it backports).
+    #[cfg_attr(not(feature = "python"), allow(dead_code))]
     pub fn sys_path(&self, manifest: &Manifest) -> Vec<PathBuf> {
         let (site, app): (Vec<_>, Vec<_>) =
             self.app_paths(manifest).into_iter().partition(|p| p.starts_with(&self.site_packages));
@@ -101,5 +102,23 @@ impl Layout {
             .replace("$EXTRACT_DIR", &self.python.display().to_string())
             .replace("$SITE_PACKAGES", &self.site_packages.display().to_string())
             .replace("$RESOURCES_DIR", &self.resources.display().to_string())
+    }
+}
+
+/// What to run: `module:function`, or a script run as `__main__`.
+#[cfg_attr(not(feature = "python"), allow(dead_code))]
+pub enum Entry {
+    Function { module: String, function: String },
+    Script(PathBuf),
+}
+
+impl Entry {
+    pub fn parse(text: &str, python_dir: &Path) -> Entry {
+        match text.split_once(':') {
+            Some((module, function)) if !text.ends_with(".py") => {
+                Entry::Function { module: module.to_string(), function: function.to_string() }
+            }
+            _ => Entry::Script(python_dir.join(text)),
+        }
     }
 }

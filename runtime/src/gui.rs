@@ -2,7 +2,7 @@
 //! this module loads with `dlopen` only now, so `--headless` runs never load GTK and WebKit. It
 //! connects the library's callbacks to the transport Python reads from and writes to.
 
-use crate::transport::Sink;
+use crate::headless::Sink;
 use anyhow::{Context, Result, bail};
 use auroraview_overlay::Manifest;
 use crossbeam_channel::{Receiver, Sender};

@@ -24,6 +24,9 @@ fn dup2(from: i32, to: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Where lines for the frontend go: the protocol's stdout, the window, or a channel.
+pub type Sink = Box<dyn Fn(&str) -> io::Result<()> + Send + Sync>;
+
 /// Returns (protocol input, protocol output). Call before any other thread starts.
 pub fn take_stdio() -> io::Result<(File, File)> {
     let input = dup_cloexec(0)?;
@@ -36,7 +39,7 @@ pub fn take_stdio() -> io::Result<(File, File)> {
 }
 
 /// A sink writing each line, with its newline, in one write.
-pub fn line_writer(output: File) -> crate::transport::Sink {
+pub fn line_writer(output: File) -> Sink {
     use std::io::Write;
     let output = std::sync::Mutex::new(output);
     Box::new(move |line: &str| {

@@ -2,6 +2,7 @@
 //! step happens on the one thread that owns the interpreter (finalising from another thread hangs).
 //! See DESIGN.md section 4 for why the configuration is done this way.
 
+use crate::environment::Entry;
 use anyhow::{Result, bail};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -17,23 +18,6 @@ pub struct Settings {
     pub program: PathBuf,
     pub argv: Vec<String>,
     pub sys_path: Vec<PathBuf>,
-}
-
-/// What to run: `module:function`, or a script run as `__main__`.
-pub enum Entry {
-    Function { module: String, function: String },
-    Script(PathBuf),
-}
-
-impl Entry {
-    pub fn parse(text: &str, python_dir: &Path) -> Entry {
-        match text.split_once(':') {
-            Some((module, function)) if !text.ends_with(".py") => {
-                Entry::Function { module: module.to_string(), function: function.to_string() }
-            }
-            _ => Entry::Script(python_dir.join(text)),
-        }
-    }
 }
 
 /// The running interpreter. Not `Send`: it must be finished on the thread that started it.

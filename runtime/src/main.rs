@@ -2,34 +2,42 @@
 //! extracts it once into the cache, starts CPython on a thread named `python`, and serves the
 //! app's JSON-RPC calls (`--headless`: on stdin/stdout).
 
+#[cfg(feature = "python")]
 mod bench;
 mod dev;
+#[cfg(feature = "python")]
 mod dispatch;
 mod environment;
 mod extract;
 mod gui;
 mod headless;
+#[cfg(feature = "python")]
 mod importer;
+mod inprocess;
+#[cfg(feature = "python")]
 mod interpreter;
 mod log;
 mod subprocess;
 mod system_python;
+#[cfg(feature = "python")]
 mod transport;
 
 use anyhow::{Context, Result};
 use auroraview_overlay::{Isolation, Manifest, Overlay, Strategy};
-use environment::Layout;
-use interpreter::{Entry, Interpreter, Settings};
+use environment::{Entry, Layout};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::time::Duration;
-use transport::{ChannelSource, LineSource, Transport};
 
 /// Read by `auroraview-pack` to refuse pairing this stub with a runtime of another Python version.
+/// A runtime built without the `python` feature embeds none and serves only the `system` strategy.
+#[cfg(feature = "python")]
 #[used]
 static STUB_INFO: &str = concat!("AURORAVIEW-STUB-INFO:python=", env!("AURORAVIEW_PYTHON_VERSION"), ";end");
+#[cfg(not(feature = "python"))]
+#[used]
+static STUB_INFO: &str = "AURORAVIEW-STUB-INFO:python=none;end";
 
 const USAGE: &str = "\
 usage: APP [--headless] [-- ARGS...]
@@ -82,11 +90,14 @@ fn parse_args() -> Result<Option<Args>> {
                 let exe = std::env::current_exe()?;
                 let app =
                     Overlay::open(&exe).map(|o| format!("{} {}", o.manifest().app.name, o.manifest().app.version));
+                let python = match env!("AURORAVIEW_PYTHON_VERSION") {
+                    "none" => "no embedded Python".to_string(),
+                    v => format!("Python {v}"),
+                };
                 println!(
-                    "{} (auroraview-runtime {}, Python {})",
+                    "{} (auroraview-runtime {}, {python})",
                     app.unwrap_or_else(|_| "no app".into()),
                     env!("CARGO_PKG_VERSION"),
-                    env!("AURORAVIEW_PYTHON_VERSION")
                 );
                 return Ok(None);
             }
@@ -172,19 +183,7 @@ fn run() -> Result<u8> {
         Mode::Headless | Mode::PythonChild if !subprocess => {
             let child = matches!(args.mode, Mode::PythonChild);
             let (input, output) = headless::take_stdio().context("taking stdin/stdout for the protocol")?;
-            let t = transport::install(Transport {
-                dispatcher: dispatch::Dispatcher::new(
-                    Box::new(LineSource(Mutex::new(std::io::BufReader::with_capacity(1 << 16, input)))),
-                    transport::TAKEOVER_AFTER,
-                ),
-                sink: headless::line_writer(output),
-            });
-            spawn_watchdog(t)?;
-            let code = run_python(&manifest, &layout, &exe, args.rest)?;
-            if child {
-                // Tells the supervisor the app ended on purpose (not a crash to restart).
-                let _ = (t.sink)(&format!(r#"{{"event":"{}","data":{{"code":{code}}}}}"#, subprocess::EXIT_EVENT));
-            }
+            let code = inprocess::headless(&manifest, &layout, &exe, args.rest, input, output, child)?;
             drop(extracted);
             Ok(code)
         }
@@ -198,7 +197,7 @@ fn run() -> Result<u8> {
             Ok(code)
         }
         Mode::Dev(_) => unreachable!("handled before the overlay is read"),
-        Mode::BenchInProcess(n) => bench::in_process(n, &manifest, &layout, &exe),
+        Mode::BenchInProcess(n) => inprocess::bench(n, &manifest, &layout, &exe),
         Mode::BenchBareWebView(report) => gui::run_bare_echo(window(&manifest, &layout)?, &report),
         Mode::Window => {
             let w = window(&manifest, &layout)?;
@@ -213,24 +212,9 @@ fn run() -> Result<u8> {
                 });
             }
             let (m, l) = (manifest.clone(), layout.clone());
-            gui::run(w, move |requests, sink| {
-                let t = transport::install(Transport {
-                    dispatcher: dispatch::Dispatcher::new(Box::new(ChannelSource(requests)), transport::TAKEOVER_AFTER),
-                    sink: Box::new(move |line: &str| sink(line)),
-                });
-                spawn_watchdog(t)?;
-                run_python(&m, &l, &exe, args.rest)
-            })
+            gui::run(w, move |requests, sink| inprocess::serve_channel(&m, &l, &exe, args.rest, requests, sink))
         }
     }
-}
-
-fn spawn_watchdog(t: &'static Transport) -> Result<()> {
-    std::thread::Builder::new()
-        .name("auroraview-watchdog".into())
-        .spawn(move || t.dispatcher.run_watchdog())
-        .context("starting the watchdog thread")?;
-    Ok(())
 }
 
 /// The child process to supervise: this executable in Python mode, or for the `system`
@@ -275,48 +259,4 @@ fn window<'a>(manifest: &'a Manifest, layout: &Layout) -> Result<gui::Window<'a>
         "this app was packed without its window library\nhint: repack with an auroraview-pack that has libauroraview_window beside its runtime, or run with --headless",
     )?;
     Ok(gui::Window { library, manifest, frontend: layout.root.join("frontend") })
-}
-
-/// Runs the app's Python on a thread named `python` and waits for it. Returns the exit code.
-pub fn run_python(manifest: &Manifest, layout: &Layout, exe: &std::path::Path, rest: Vec<String>) -> Result<u8> {
-    run_python_then(manifest, layout, exe, rest, None)
-}
-
-pub fn run_python_then(
-    manifest: &Manifest,
-    layout: &Layout,
-    exe: &std::path::Path,
-    rest: Vec<String>,
-    after: Option<String>,
-) -> Result<u8> {
-    let mut argv = vec![exe.display().to_string()];
-    argv.extend(rest);
-    let in_memory = (manifest.python.strategy == Strategy::Pyoxidizer)
-        .then(|| (layout.root.clone(), manifest.python.filesystem_importer));
-    let settings = Settings {
-        home: layout.home.clone(),
-        in_memory,
-        program: exe.to_path_buf(),
-        argv,
-        sys_path: layout.sys_path(manifest),
-    };
-    let entry = Entry::parse(&manifest.python.entry_point, &layout.python);
-    let site_packages = layout.site_packages.clone();
-    let python = std::thread::Builder::new()
-        .name("python".into())
-        .spawn(move || -> Result<u8> {
-            let interp = Interpreter::start(&settings)?;
-            log::debug!("Python initialised (home {:?})", settings.home);
-            let mut code = interp.run_entry(&entry, &site_packages);
-            log::debug!("entry point finished with exit code {code}");
-            if let (0, Some(code_after)) = (code, after) {
-                code = interp.run_code(&code_after);
-            }
-            if !interp.finish() && code == 0 {
-                code = 120;
-            }
-            Ok(code)
-        })
-        .context("starting the Python thread")?;
-    python.join().map_err(|_| anyhow::anyhow!("the Python thread panicked"))?
 }

@@ -7,7 +7,7 @@
 //! restarted with backoff, up to `max_restarts` times. A child that stops answering heartbeats is
 //! killed and replaced. A child that ends on its own (its entry point finished) ends the app.
 
-use crate::transport::Sink;
+use crate::headless::Sink;
 use anyhow::{Context, Result, bail};
 use crossbeam_channel::{Receiver, select, tick};
 use serde::Deserialize;

@@ -14,7 +14,7 @@ pub const TAKEOVER_AFTER: Duration = Duration::from_millis(2);
 /// Messages larger than this are written without holding the GIL.
 const LARGE: usize = 64 * 1024;
 
-pub type Sink = Box<dyn Fn(&str) -> std::io::Result<()> + Send + Sync>;
+pub use crate::headless::Sink;
 
 pub struct Transport {
     pub dispatcher: Dispatcher<Box<dyn Source>>,

@@ -30,6 +30,11 @@ fn system_strategy_runs_on_the_machines_python() {
     let exe = p.pack();
     let paths = entry_paths(&exe);
     assert!(!paths.iter().any(|p| p.starts_with("runtime/")), "no runtime is bundled");
+    // Packed on the runtime without an embedded Python.
+    let version = Command::new(&exe).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).contains("no embedded Python"), "{version:?}");
+    let size = fs_err::metadata(&exe).unwrap().len();
+    assert!(size < 4 << 20, "a system app is small: {size} bytes");
     assert!(paths.iter().any(|p| p.starts_with("python/site-packages/markupsafe/")));
 
     let cache = tempfile::tempdir().unwrap();

@@ -39,7 +39,16 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
         Some(d) => std::path::absolute(d)?,
         None => cfg.root.join("dist"),
     };
-    let stub = stub::find(args.runtime.as_deref())?;
+    let mut stub = stub::find(args.runtime.as_deref())?;
+    let gui_library = stub.gui()?;
+    // `system` apps carry no Python: the runtime without one is a fraction of the size.
+    if cfg.python.strategy == Strategy::System
+        && args.runtime.is_none()
+        && let Some(lite) = stub.lite()
+    {
+        report.note(format!("using the runtime without Python: {}", lite.path.display()));
+        stub = lite;
+    }
     let strategy = cfg.python.strategy;
     // Every strategy but `system` runs Python inside the stub.
     if strategy != Strategy::System && stub.python != cfg.python.version {
@@ -54,8 +63,6 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
             stub.python
         );
     }
-
-    let gui_library = stub.gui()?;
 
     // Inputs that need no Python first, so a bad glob fails before anything slow runs.
     let mut inputs = collect::frontend(&cfg)?;
