@@ -40,15 +40,6 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
         None => cfg.root.join("dist"),
     };
     let mut stub = stub::find(args.runtime.as_deref())?;
-    let gui_library = stub.gui()?;
-    // `system` apps carry no Python: the runtime without one is a fraction of the size.
-    if cfg.python.strategy == Strategy::System
-        && args.runtime.is_none()
-        && let Some(lite) = stub.lite()
-    {
-        report.note(format!("using the runtime without Python: {}", lite.path.display()));
-        stub = lite;
-    }
     let strategy = cfg.python.strategy;
     // Every strategy but `system` runs Python inside the stub.
     if strategy != Strategy::System && stub.python != cfg.python.version {
@@ -62,6 +53,15 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
             cfg.python.version,
             stub.python
         );
+    }
+    let gui_library = stub.gui()?;
+    // `system` apps carry no Python: the runtime without one is a fraction of the size.
+    if strategy == Strategy::System
+        && args.runtime.is_none()
+        && let Some(lite) = stub.lite()
+    {
+        report.note(format!("using the runtime without Python: {}", lite.path.display()));
+        stub = lite;
     }
 
     // Inputs that need no Python first, so a bad glob fails before anything slow runs.
