@@ -4,6 +4,7 @@ prints medians and ratios. Targets are printed beside each number; nothing here 
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -141,13 +142,14 @@ def page_report(cmd, env, work):
     # xvfb-run starts the X server first; the clock starts when the app is executed.
     script = 'date +%s.%N > "$BENCH_T0"; exec "$@"'
     env["BENCH_T0"] = report + ".t0"
+    # Its own session, so the app, its children and Xvfb all end with it.
     p = subprocess.Popen(["xvfb-run", "-a", "sh", "-c", script, "sh"] + cmd, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
     while not (os.path.exists(report) and os.path.getsize(report)) and time.time() < deadline and p.poll() is None:
         time.sleep(0.1)
     time.sleep(0.1)
-    p.terminate()
+    os.killpg(p.pid, signal.SIGTERM)
     p.wait()
     with open(report, encoding="utf-8") as f:
         stats = json.load(f)

@@ -17,6 +17,7 @@ mod inprocess;
 #[cfg(feature = "python")]
 mod interpreter;
 mod log;
+mod spin;
 mod subprocess;
 mod system_python;
 #[cfg(feature = "python")]

@@ -45,8 +45,13 @@ struct Ids {
 
 /// Where requests go: straight into the current child's stdin from the thread that produced them
 /// (no hand-off to another thread), or held while a child is being (re)started.
+///
+/// Two locks, always taken in this order: `stdin` serialises writers and is held across a write
+/// that may block on a full pipe; `state` is only ever held briefly, so the thread reading the
+/// child's answers (which marks them answered) never waits behind a blocked write.
 #[derive(Default)]
 pub struct Forwarder {
+    stdin: Mutex<Option<ChildStdin>>,
     state: Mutex<Forwarding>,
     closed: Mutex<Option<crossbeam_channel::Sender<()>>>,
     restart: Mutex<Option<crossbeam_channel::Sender<()>>>,
@@ -54,80 +59,91 @@ pub struct Forwarder {
 
 #[derive(Default)]
 struct Forwarding {
-    stdin: Option<ChildStdin>,
     /// Requests that arrived while no child was running.
     pending: Vec<String>,
     /// Ids of requests the current child has not answered.
     in_flight: HashSet<String>,
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Forwarder {
     /// Sends one request line to the backend.
     pub fn forward(&self, line: String) {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if st.stdin.is_none() {
-            st.pending.push(line);
+        let mut stdin = lock(&self.stdin);
+        let Some(pipe) = stdin.as_mut() else {
+            lock(&self.state).pending.push(line);
             return;
-        }
+        };
         if let Ok(Ids { id: Some(id), .. }) = serde_json::from_str::<Ids>(&line) {
-            st.in_flight.insert(id.to_string());
+            lock(&self.state).in_flight.insert(id.to_string());
         }
         let mut buf = line.into_bytes();
         buf.push(b'\n');
-        if st.stdin.as_mut().is_some_and(|pipe| pipe.write_all(&buf).is_err()) {
-            st.stdin = None; // the child is gone; its calls in flight are failed when it is reaped
+        if pipe.write_all(&buf).is_err() {
+            *stdin = None; // the child is gone; its calls in flight are failed when it is reaped
         }
     }
 
     /// Replaces the running child with a fresh one (code was edited), without counting a crash.
     pub fn restart(&self) {
-        if let Some(tx) = self.restart.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some(tx) = lock(&self.restart).as_ref() {
             let _ = tx.try_send(());
         }
     }
 
     /// No more requests: the backend finishes what it has and the app exits.
     pub fn close(&self) {
-        if let Some(tx) = self.closed.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(tx) = lock(&self.closed).take() {
             let _ = tx.send(());
         }
     }
 
-    fn attach(&self, mut stdin: ChildStdin) {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        st.in_flight.clear();
-        for line in std::mem::take(&mut st.pending) {
-            if let Ok(Ids { id: Some(id), .. }) = serde_json::from_str::<Ids>(&line) {
-                st.in_flight.insert(id.to_string());
+    fn attach(&self, mut pipe: ChildStdin) {
+        let mut stdin = lock(&self.stdin);
+        let pending = {
+            let mut st = lock(&self.state);
+            st.in_flight.clear();
+            let pending = std::mem::take(&mut st.pending);
+            for line in &pending {
+                if let Ok(Ids { id: Some(id), .. }) = serde_json::from_str::<Ids>(line) {
+                    st.in_flight.insert(id.to_string());
+                }
             }
+            pending
+        };
+        for line in pending {
             let mut buf = line.into_bytes();
             buf.push(b'\n');
-            let _ = stdin.write_all(&buf);
+            let _ = pipe.write_all(&buf);
         }
-        st.stdin = Some(stdin);
+        *stdin = Some(pipe);
     }
 
     fn detach(&self) -> (Option<ChildStdin>, Vec<String>) {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        (st.stdin.take(), st.in_flight.drain().collect())
+        let pipe = lock(&self.stdin).take();
+        (pipe, lock(&self.state).in_flight.drain().collect())
     }
 
     fn answered(&self, id: &str) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).in_flight.remove(id);
+        lock(&self.state).in_flight.remove(id);
     }
 
+    /// A heartbeat: skipped while a request is being written (the supervisor must never wait on
+    /// a child that does not read; a child that does not read misses heartbeats and is replaced).
     fn write_raw(&self, line: &str) {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(pipe) = st.stdin.as_mut()
-            && pipe.write_all(line.as_bytes()).is_err()
-        {
-            st.stdin = None;
+        let Ok(mut stdin) = self.stdin.try_lock() else { return };
+        if stdin.as_mut().is_some_and(|pipe| pipe.write_all(line.as_bytes()).is_err()) {
+            *stdin = None;
         }
     }
 }
 
 /// Feeds JSON lines from `input` (a headless run's stdin) into a forwarder; closes it at the end.
-pub fn forward_lines(input: impl std::io::Read + Send + 'static, forwarder: Arc<Forwarder>) -> Result<()> {
+pub fn forward_lines(input: std::fs::File, forwarder: Arc<Forwarder>) -> Result<()> {
+    let input = crate::spin::SpinReader::new(input).context("reading the protocol's stdin")?;
     std::thread::Builder::new().name("headless-stdin".into()).spawn(move || {
         for line in BufReader::new(input).lines() {
             let Ok(line) = line else { break };
@@ -277,7 +293,6 @@ fn serve_one(
 ) -> Result<Ended> {
     let mut child = spawn(settings)?;
     crate::log::debug!("Python backend started: {} (pid {})", settings.program.display(), child.id());
-    forwarder.attach(child.stdin.take().expect("piped"));
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
     let tail: Arc<Mutex<VecDeque<String>>> = Arc::default();
@@ -289,6 +304,7 @@ fn serve_one(
         let (forwarder, sink, last_pong, finished) =
             (forwarder.clone(), sink.clone(), last_pong.clone(), finished.clone());
         std::thread::Builder::new().name("backend-stdout".into()).spawn(move || {
+            let stdout = crate::spin::SpinReader::new(stdout).expect("the child's stdout is a pipe");
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 let ids: Option<Ids> = serde_json::from_str(&line).ok();
@@ -327,6 +343,22 @@ fn serve_one(
         })?;
     }
 
+    // Only now that its output is being read: requests held during a restart may fill the child's
+    // stdin, and the child its stdout, faster than either is emptied otherwise.
+    // On its own thread: the supervisor keeps watching heartbeats while a backlog is written.
+    let (attaching, pipe) = (forwarder.clone(), child.stdin.take().expect("piped"));
+    let attach = std::thread::Builder::new().name("backend-attach".into()).spawn(move || attaching.attach(pipe))?;
+    // Waited for before the child's stdin is taken back. A backlog still being written to a child
+    // that is not reading it is ended by killing the child (the writes then fail at once).
+    let mut attach = Some(attach);
+    let mut attached = move |child: &mut Child| {
+        if let Some(t) = attach.take() {
+            if !t.is_finished() {
+                let _ = child.kill();
+            }
+            let _ = t.join();
+        }
+    };
     let ticker = tick(settings.heartbeat_interval);
     let mut ping = 0u64;
     let mut hung = false;
@@ -335,6 +367,7 @@ fn serve_one(
             recv(closed) -> _ => {
                 // Shutting down: the child finishes its calls and exits; one that does not is
                 // stopped. The app's exit code is the one its entry point ended with, if any.
+                attached(&mut child);
                 let (stdin, _) = forwarder.detach();
                 stop(&mut child, stdin, Duration::from_secs(5));
                 let _ = eof_rx.recv_timeout(Duration::from_secs(1));
@@ -346,6 +379,7 @@ fn serve_one(
                 let _ = child.kill();
                 let _ = child.wait();
                 let _ = eof_rx.recv_timeout(Duration::from_secs(1));
+                attached(&mut child);
                 let (_, in_flight) = forwarder.detach();
                 fail_in_flight(sink, in_flight, "backend restarted because its code changed", None);
                 status(sink, "restarted", None, "Python code changed");
@@ -365,6 +399,7 @@ fn serve_one(
     }
 
     // The child's stdout ended: it exited (or is about to).
+    attached(&mut child);
     let (stdin, in_flight) = forwarder.detach();
     let code = stop(&mut child, stdin, Duration::from_secs(2));
     if let Some(code) = *finished.lock().unwrap_or_else(|e| e.into_inner()) {

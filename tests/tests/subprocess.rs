@@ -164,3 +164,34 @@ fn restarts_stop_at_the_configured_limit() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("gave up after 1 restarts"), "{stderr}");
 }
+
+/// Regression: the request writer held the lock the answer reader needed while it waited on a full
+/// pipe to the child, and the child waited on its own full stdout: thousands of pipelined calls
+/// hung forever.
+#[test]
+fn pipelined_calls_through_a_child_do_not_deadlock() {
+    let (_p, exe) = isolated();
+    let cache = tempfile::tempdir().unwrap();
+    let mut child = headless_command(&exe, cache.path()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut buf = String::new();
+        for i in 0..20_000 {
+            buf.push_str(&format!("{{\"id\":{i},\"method\":\"api.echo\",\"params\":[\"{}\"]}}\n", "x".repeat(200)));
+        }
+        stdin.write_all(buf.as_bytes()).unwrap();
+    });
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let n = std::io::BufReader::new(stdout).lines().take(20_000).count();
+        let _ = tx.send(n);
+    });
+    let answered = rx.recv_timeout(Duration::from_secs(120)).expect("pipelined calls hung");
+    assert_eq!(answered, 20_000);
+    writer.join().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+}
