@@ -244,18 +244,16 @@ pub fn app(
         }
         _ => collect::walk_all(staging.path())?,
     };
+    let sources: std::collections::HashMap<&str, &Path> =
+        python_files.iter().map(|i| (i.archive_path.as_str(), i.source.as_path())).collect();
     for (rel, path) in files {
-        let executable =
-            python_files.iter().find(|i| i.archive_path == rel).map(|i| is_executable(&i.source)).unwrap_or(false);
+        // Staged copies lose the executable bit of the app's own scripts; take it from the source.
+        let executable = sources.get(rel.as_str()).is_some_and(|src| auroraview_overlay::is_executable(src));
         let mut file = SourceFile::from_bytes(rel, fs_err::read(&path)?);
         file.executable = executable;
         builder.add(file);
     }
     builder.finish().context("compressing the app")
-}
-
-fn is_executable(path: &Path) -> bool {
-    SourceFile::from_path("x", path).executable
 }
 
 fn cache_tag(interp: &Interpreter) -> String {

@@ -37,12 +37,13 @@ enum Command {
     Dev(commands::dev::Args),
 }
 
-/// A failure of the packer itself rather than of its input (exit code 2; input errors exit 1).
-#[derive(Debug, thiserror::Error)]
-#[error("internal error: {0}")]
-pub struct Internal(pub String);
-
+/// Exit codes: 0 ok, 1 for every reported error (bad input, missing tools, I/O), 2 for a bug in the
+/// packer itself (a panic).
 fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error in auroraview-pack: {info}\nhint: this is a bug; please report it");
+        std::process::exit(2);
+    }));
     let cli = Cli::parse();
     let reporter = report::Reporter::new(cli.quiet, cli.verbose);
     let result = match cli.command {
@@ -54,7 +55,6 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let internal = err.downcast_ref::<Internal>().is_some();
             let text = format!("{err:#}");
             let (message, hint) = match text.split_once("\nhint: ") {
                 Some((m, h)) => (m.to_string(), Some(h.to_string())),
@@ -65,7 +65,7 @@ fn main() -> ExitCode {
             if let Some(hint) = hint {
                 eprintln!("hint: {hint}");
             }
-            ExitCode::from(if internal { 2 } else { 1 })
+            ExitCode::from(1)
         }
     }
 }

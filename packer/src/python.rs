@@ -43,13 +43,14 @@ impl Interpreter {
         serde_json::from_slice(&out.stdout).with_context(|| format!("reading what {} reported", exe.display()))
     }
 
-    /// Runs `python -m <args>` with this interpreter, failing with its output on error.
-    pub fn run_module(&self, args: &[&std::ffi::OsStr], what: &str) -> Result<()> {
-        self.run_module_in(args, Path::new("."), what)
+    /// Runs `python -m <args>` with this interpreter in directory `cwd`, failing with its output on
+    /// error.
+    pub fn run_module_in(&self, args: &[&std::ffi::OsStr], cwd: &Path, what: &str) -> Result<()> {
+        self.run_module_allowing(args, cwd, what, &[])
     }
 
-    /// As [`Self::run_module`], in directory `cwd`.
-    pub fn run_module_in(&self, args: &[&std::ffi::OsStr], cwd: &Path, what: &str) -> Result<()> {
+    /// As [`Self::run_module_in`], also accepting the exit codes in `ok_codes`.
+    fn run_module_allowing(&self, args: &[&std::ffi::OsStr], cwd: &Path, what: &str, ok_codes: &[i32]) -> Result<()> {
         let out = Command::new(&self.executable)
             .current_dir(cwd)
             .arg("-m")
@@ -58,7 +59,7 @@ impl Interpreter {
             .env_remove("PYTHONHOME")
             .output()
             .with_context(|| format!("running {}", self.executable.display()))?;
-        if !out.status.success() {
+        if !out.status.success() && !out.status.code().is_some_and(|c| ok_codes.contains(&c)) {
             bail!(
                 "{what} failed ({}):\n{}{}",
                 out.status,
@@ -86,9 +87,8 @@ impl Interpreter {
             dir.as_os_str(),
         ];
         // compileall exits 1 when a file has a syntax error (e.g. a Python 2 file in a package); those
-        // files are shipped as source, as pip itself would leave them.
-        let _ = self.run_module(&args, "compiling Python files");
-        Ok(())
+        // files are shipped as source, as pip itself would leave them. Anything else is a failure.
+        self.run_module_allowing(&args, Path::new("."), "compiling Python files", &[1])
     }
 }
 

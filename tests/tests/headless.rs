@@ -14,14 +14,7 @@ fn probe() -> &'static Path {
     static EXE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     &EXE.get_or_init(|| {
         let out = tempfile::tempdir().unwrap();
-        let o = Command::new(bin("auroraview-pack"))
-            .args(["build", "-q", "--config"])
-            .arg(repo_root().join("tests/apps/probe/auroraview.pack.toml"))
-            .arg("--out-dir")
-            .arg(out.path())
-            .env("AURORAVIEW_CACHE_DIR", pack_cache())
-            .output()
-            .unwrap();
+        let o = pack_repo_config("tests/apps/probe/auroraview.pack.toml", out.path());
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let exe = out.path().join("probe");
         (out, exe)

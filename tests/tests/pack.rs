@@ -8,14 +8,7 @@ use std::process::Command;
 #[test]
 fn hello_lands_in_the_overlay_layout() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(bin("auroraview-pack"))
-        .args(["build", "--config"])
-        .arg(repo_root().join("examples/hello/auroraview.pack.toml"))
-        .arg("--out-dir")
-        .arg(dir.path())
-        .env("AURORAVIEW_CACHE_DIR", pack_cache())
-        .output()
-        .unwrap();
+    let out = pack_repo_config("examples/hello/auroraview.pack.toml", dir.path());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let exe = dir.path().join("hello");
     let stdout = String::from_utf8_lossy(&out.stdout);

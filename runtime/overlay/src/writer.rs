@@ -1,7 +1,7 @@
 //! Appending an overlay to a runtime stub, atomically: the output is written to a temporary file
 //! beside its destination and renamed into place, so a failed pack never leaves a half-written file.
 
-use crate::format::{FORMAT_VERSION, HEADER_LEN, Header, TRAILER_LEN, Trailer};
+use crate::format::{FORMAT_VERSION, Header, TRAILER_LEN, Trailer};
 use crate::manifest::{IndexEntry, Manifest};
 use crate::payload::Frame;
 use crate::reader::Overlay;
@@ -63,7 +63,6 @@ pub fn encode(parts: OverlayParts, header_offset: u64) -> Result<Encoded> {
     }
     bytes.extend_from_slice(&trailer.encode());
     debug_assert_eq!(bytes.len() as u64, overlay_len);
-    debug_assert!(HEADER_LEN <= overlay_len);
     Ok(Encoded { manifest, bytes })
 }
 

@@ -98,6 +98,18 @@ impl Project {
     }
 }
 
+/// Runs `auroraview-pack build` on a config in the repository, writing to `out_dir`.
+pub fn pack_repo_config(config: &str, out_dir: &Path) -> Output {
+    Command::new(bin("auroraview-pack"))
+        .args(["build", "--config"])
+        .arg(repo_root().join(config))
+        .arg("--out-dir")
+        .arg(out_dir)
+        .env("AURORAVIEW_CACHE_DIR", pack_cache())
+        .output()
+        .unwrap()
+}
+
 pub fn inspect(exe: &Path) -> Value {
     let out = Command::new(bin("auroraview-pack")).arg("inspect").arg("--json").arg(exe).output().unwrap();
     assert!(out.status.success(), "inspect failed: {}", String::from_utf8_lossy(&out.stderr));
