@@ -3,6 +3,7 @@ prints medians and ratios. Targets are printed beside each number; nothing here 
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import statistics
@@ -247,6 +248,12 @@ def main():
             fresh = dict(env, AURORAVIEW_CACHE_DIR=tempfile.mkdtemp(dir=work))
             return first_call(app, fresh)
 
+        # What any relaying supervisor pays on this machine: the same bare server with `cat`, which
+        # copies bytes and parses nothing, on one side and on both sides of it.
+        server = " ".join(shlex.quote(a) for a in SERVER)
+        for label, script in (("requests", f"cat | {server}"), ("both ways", f"cat | {server} | cat")):
+            row(f"per call, bare server, cat {label}", median(lambda: sequential(["sh", "-c", script], env, SEQ_CALLS), 5)
+                * 1e6, median(lambda: sequential(SERVER, env, SEQ_CALLS), 5) * 1e6, "us", "relay floor")
         for label, extra in (("isolation = process", 'isolation = "process"'), ("strategy = system", 'strategy = "system"')):
             sub = [pack(work, extra), "--headless"]
             first_call(sub, env)
