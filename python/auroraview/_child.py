@@ -51,9 +51,7 @@ def main(argv: "list[str]") -> int:
 
         traceback.print_exc()
         code = 1
-    from ._router import encode_event
-
-    transport.send(encode_event("__auroraview_exit__", {"code": code}))
+    transport.finish(code)
     return code
 
 

@@ -78,7 +78,8 @@ class StdioTransport:
     the calls behind it.
     """
 
-    def __init__(self, infile: "IO[bytes]", outfd: int) -> None:
+    def __init__(self, infile: "IO[bytes]", outfd: int, journal: "Optional[Journal]" = None,
+                 control: "Optional[int]" = None) -> None:
         import os
         import threading
         import time
@@ -86,6 +87,9 @@ class StdioTransport:
         self._write = os.write
         self._now = time.monotonic
         self._in = infile
+        self._journal = journal
+        self._control = control
+        self._readline = journal.readline if journal is not None else infile.readline
         self._outfd = outfd
         self._wlock = threading.Lock()
         lock = threading.Lock()
@@ -100,6 +104,8 @@ class StdioTransport:
         self._closed = False
         self._parked = False
         threading.Thread(target=self._watch, name="auroraview-watchdog", daemon=True).start()
+        if control is not None:
+            threading.Thread(target=self._answer_heartbeats, name="auroraview-heartbeat", daemon=True).start()
 
     @classmethod
     def from_process(cls) -> "StdioTransport":
@@ -114,7 +120,35 @@ class StdioTransport:
         os.dup2(devnull, 0)
         os.close(devnull)
         os.dup2(2, 1)
-        return cls(proto_in, proto_out)
+        journal = control = None
+        if "AURORAVIEW_JOURNAL_FD" in os.environ:
+            # A supervised child on the client's own pipes (see Journal).
+            journal = Journal(int(os.environ.pop("AURORAVIEW_JOURNAL_FD")), proto_in.fileno())
+            control = int(os.environ.pop("AURORAVIEW_CONTROL_FD"))
+            os.set_inheritable(control, False)
+        return cls(proto_in, proto_out, journal, control)
+
+    def _answer_heartbeats(self) -> None:
+        import os
+
+        while True:
+            try:
+                if not os.read(self._control, 1):
+                    return
+                os.write(self._control, b"p")
+            except OSError:
+                return
+
+    def finish(self, code: int) -> None:
+        """Tells the supervisor the entry point finished on its own, with this exit code."""
+        if self._control is not None:
+            import os
+
+            os.write(self._control, b"x" + bytes([code & 0xFF]))
+        else:
+            from ._router import encode_event
+
+            self.send(encode_event("__auroraview_exit__", {"code": code}))
 
     def recv(self) -> "Tuple[Optional[bytes], bool]":
         me = _thread.get_ident()
@@ -129,9 +163,9 @@ class StdioTransport:
                 self._waiting -= 1
             self._leader = me
             self._in_handler = False
-        line = self._in.readline()
+        line = self._readline()
         while line and not line.strip():
-            line = self._in.readline()
+            line = self._readline()
         with self._lock:
             if not line:
                 self._closed = True
@@ -171,6 +205,132 @@ class StdioTransport:
 
     def send(self, line: str) -> None:
         data = (line + "\n").encode("utf-8")
+        journal = self._journal
         with self._wlock:
+            if journal is None:
+                while data:
+                    data = data[self._write(self._outfd, data) :]
+                return
+            words = journal.words
+            words[_WRITING] = 1
             while data:
                 data = data[self._write(self._outfd, data) :]
+            words[_WRITING] = 0
+        if line.startswith('{"id"'):
+            journal.answered()
+
+
+
+# The journal a supervised child keeps in memory it shares with its supervisor, so the child can
+# read the client's pipe and write its answers directly (no relay in between) and still have its
+# calls in flight failed, and its unread input handed to the next child, if it dies. The layout is
+# mirrored by the runtime's `journal.rs`: a page of little-endian u64 header words, a page per
+# worker slot, then the input buffer.
+_HANDED, _HI, _BASE, _WRITING = 0, 1, 2, 3  # header words
+_PAGE = 4096
+_SLOTS = 64  # as many as MAX_WORKERS
+_DATA = _PAGE * (1 + _SLOTS)  # where the input buffer starts
+
+
+class Journal:
+    """Input is read from the pipe straight into the shared buffer, so no byte is ever only in the
+    child's private memory. Positions are offsets in the whole input stream: ``handed`` (given to
+    workers), ``hi`` (read) and ``base`` (the stream offset of the buffer's first byte); each is one
+    aligned word, and every step below leaves a state the supervisor can read. Bytes past ``hi`` are
+    zero except what a read delivered just before the child died, which the supervisor takes too.
+
+    A worker's slot (u64 length, 0 when free; u64 stream offset of the line; the line) holds the
+    call it is serving until its response has been written. A line too long for a slot is held as
+    ``{"id": ...}``."""
+
+    def __init__(self, fd: int, infd: int) -> None:
+        import mmap
+        import os
+        import threading
+
+        size = os.fstat(fd).st_size
+        self._meta = meta = mmap.mmap(fd, _DATA)
+        self._buf = mmap.mmap(fd, size - _DATA, offset=_DATA)
+        os.close(fd)
+        self.words = memoryview(meta)[:_PAGE].cast("Q")
+        self._slot_words = memoryview(meta).cast("Q")
+        self._zero = bytes(1 << 16)
+        self._readv = os.readv
+        self._infd = infd
+        self._local = threading.local()
+        self._free = list(range(_SLOTS - 1, -1, -1))
+        self._slots_lock = threading.Lock()
+
+    def _clear(self, start: int, end: int) -> None:
+        zero, buf = self._zero, self._buf
+        while start < end:
+            n = min(end - start, len(zero))
+            buf[start : start + n] = zero[:n]
+            start += n
+
+    def readline(self) -> bytes:
+        """The next line (with its newline), or b"" at the end of input. Called by the leader only."""
+        words, buf = self.words, self._buf
+        while True:
+            base = words[_BASE]
+            handed, hi = words[_HANDED] - base, words[_HI] - base
+            end = buf.find(b"\n", handed, hi) + 1
+            if end:
+                line = buf[handed:end]
+                self._hold(line, base + handed)
+                words[_HANDED] = base + end
+                return line
+            if handed == hi and hi:
+                # Everything read was handed out: start again at the front.
+                self._clear(0, hi)
+                words[_BASE] = base + hi
+                continue
+            if hi == len(buf):
+                rest = hi - handed
+                if rest < handed:
+                    # A partial line at the end of a full buffer moves to the front. Zeroing the
+                    # front first keeps a gap of zeros after the new `hi` until the old copy goes.
+                    self._clear(0, handed)
+                    buf[0:rest] = buf[handed:hi]
+                    words[_BASE] = base + handed
+                    self._clear(handed, hi)
+                else:
+                    buf.resize(2 * len(buf))  # grows the shared file too
+                continue
+            with memoryview(buf) as view, view[hi:] as free:
+                n = self._readv(self._infd, [free])
+            if n == 0:
+                line = buf[handed:hi]
+                if line:
+                    self._hold(line, base + handed)
+                    words[_HANDED] = base + hi
+                return line
+            words[_HI] = base + hi + n
+
+    def _hold(self, line: bytes, offset: int) -> None:
+        slot = getattr(self._local, "slot", None)
+        if slot is None:
+            with self._slots_lock:
+                slot = self._free.pop() if self._free else -1
+            self._local.slot = slot
+        if slot < 0:
+            return
+        if len(line) > _PAGE - 16:
+            import json
+
+            try:
+                msg = json.loads(line)
+                line = json.dumps({"id": msg.get("id")}).encode() if isinstance(msg, dict) else b"{}"
+            except ValueError:
+                line = b"{}"
+        start = (1 + slot) * _PAGE
+        self._meta[start + 16 : start + 16 + len(line)] = line
+        words = self._slot_words
+        words[start // 8 + 1] = offset
+        words[start // 8] = len(line)
+
+    def answered(self) -> None:
+        """The calling worker's response has been written."""
+        slot = getattr(self._local, "slot", None)
+        if slot is not None and slot >= 0:
+            self._slot_words[(1 + slot) * _PAGE // 8] = 0

@@ -28,6 +28,12 @@ _served = False
 def _get_transport() -> Any:
     global _transport
     if _transport is None:
+        import os
+
+        if "AURORAVIEW_JOURNAL_FD" in os.environ:
+            # A supervised child serving the client's pipes directly.
+            _transport = _serve.StdioTransport.from_process()
+            return _transport
         try:
             import _auroraview_runtime  # type: ignore[import-not-found]  # provided by the packed runtime
         except ImportError:
@@ -35,6 +41,12 @@ def _get_transport() -> Any:
         else:
             _transport = _auroraview_runtime
     return _transport
+
+
+def _finish(code: int) -> None:
+    """Tells a supervisor serving through this process's journal that the entry point finished."""
+    if isinstance(_transport, _serve.StdioTransport):
+        _transport.finish(code)
 
 
 def _run_through_runtime() -> None:

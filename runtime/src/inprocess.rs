@@ -49,6 +49,18 @@ mod embedded {
         Ok(code)
     }
 
+    /// `--python-child` supervised through a journal: the app's Python serves the client's pipes
+    /// itself (`auroraview._serve.Journal`); this only reports how its entry point ended.
+    pub fn direct_child(manifest: &Manifest, layout: &Layout, exe: &Path, rest: Vec<String>) -> Result<u8> {
+        let control = std::env::var(crate::journal::CONTROL_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .context("AURORAVIEW_CONTROL_FD is not set to a descriptor")?;
+        let code = run_python(manifest, layout, exe, rest)?;
+        crate::journal::finish(control, code);
+        Ok(code)
+    }
+
     /// Serves the window's requests with Python in this process.
     pub fn serve_channel(
         manifest: &Manifest,
@@ -124,7 +136,7 @@ mod embedded {
 }
 
 #[cfg(feature = "python")]
-pub use embedded::{bench, headless, run_python_then, serve_channel};
+pub use embedded::{bench, direct_child, headless, run_python_then, serve_channel};
 
 #[cfg(not(feature = "python"))]
 mod lite {
@@ -154,7 +166,11 @@ mod lite {
     pub fn bench(_: usize, _: &Manifest, _: &Layout, _: &Path) -> Result<u8> {
         Err(none())
     }
+
+    pub fn direct_child(_: &Manifest, _: &Layout, _: &Path, _: Vec<String>) -> Result<u8> {
+        Err(none())
+    }
 }
 
 #[cfg(not(feature = "python"))]
-pub use lite::{bench, headless, serve_channel};
+pub use lite::{bench, direct_child, headless, serve_channel};

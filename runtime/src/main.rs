@@ -16,6 +16,7 @@ mod importer;
 mod inprocess;
 #[cfg(feature = "python")]
 mod interpreter;
+mod journal;
 mod log;
 mod spin;
 mod subprocess;
@@ -181,6 +182,12 @@ fn run() -> Result<u8> {
         fallback || (!matches!(args.mode, Mode::PythonChild) && manifest.python.isolation == Isolation::Process);
 
     match args.mode {
+        Mode::PythonChild if !subprocess && std::env::var_os(journal::FD_ENV).is_some() => {
+            // Supervised through a journal: Python serves the client's pipes itself.
+            let code = inprocess::direct_child(&manifest, &layout, &exe, args.rest)?;
+            drop(extracted);
+            Ok(code)
+        }
         Mode::Headless | Mode::PythonChild if !subprocess => {
             let child = matches!(args.mode, Mode::PythonChild);
             let (input, output) = headless::take_stdio().context("taking stdin/stdout for the protocol")?;
@@ -190,10 +197,8 @@ fn run() -> Result<u8> {
         }
         Mode::Headless | Mode::PythonChild => {
             let (input, output) = headless::take_stdio().context("taking stdin/stdout for the protocol")?;
-            let forwarder = Arc::new(subprocess::Forwarder::default());
-            subprocess::forward_lines(input, forwarder.clone())?;
             let settings = backend_settings(&manifest, &layout, &exe, &args.rest, fallback)?;
-            let code = subprocess::run(&settings, &forwarder, Arc::new(headless::line_writer(output)))?;
+            let code = subprocess::run_direct(&settings, input, output)?;
             drop(extracted);
             Ok(code)
         }

@@ -8,12 +8,15 @@
 //! killed and replaced. A child that ends on its own (its entry point finished) ends the app.
 
 use crate::headless::Sink;
+use crate::journal::{self, Journal};
 use anyhow::{Context, Result, bail};
 use crossbeam_channel::{Receiver, select, tick};
 use serde::Deserialize;
 use std::collections::{HashSet, VecDeque};
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -186,10 +189,45 @@ pub fn run(settings: &Settings, forwarder: &Arc<Forwarder>, sink: Arc<Sink>) -> 
     *forwarder.closed.lock().unwrap_or_else(|e| e.into_inner()) = Some(closed_tx);
     let (restart_tx, restart_rx) = crossbeam_channel::bounded::<()>(1);
     *forwarder.restart.lock().unwrap_or_else(|e| e.into_inner()) = Some(restart_tx);
+    supervise(settings, &sink, || serve_one(settings, forwarder, &closed_rx, &restart_rx, &sink))
+}
+
+/// Serves a `--headless` client through children that read its requests from `input` and write
+/// their answers to `output` themselves, each keeping a [`Journal`] from which this process fails
+/// the calls a dead child had in flight and hands what it had read but not started to the next.
+pub fn run_direct(settings: &Settings, input: std::fs::File, output: std::fs::File) -> Result<u8> {
+    let sink: Arc<Sink> = Arc::new(crate::headless::line_writer(output.try_clone()?));
+    let mut unread = Vec::new();
+    let hung_up = hang_up(&input)?;
+    supervise(settings, &sink, || serve_direct(settings, &input, &output, &sink, &hung_up, &mut unread))
+}
+
+/// A channel that closes when the client closes its end of `input` (the child reads the input;
+/// this only watches for the hang-up, to stop a child that does not finish on its own).
+fn hang_up(input: &std::fs::File) -> Result<Receiver<()>> {
+    let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+    let fd = std::os::fd::OwnedFd::from(input.try_clone()?);
+    std::thread::Builder::new().name("client-hangup".into()).spawn(move || {
+        loop {
+            // No events asked for: poll reports only the hang-up (or an error), never input.
+            let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: 0, revents: 0 };
+            // SAFETY: one valid pollfd on a descriptor this thread owns.
+            let r = unsafe { libc::poll(&mut pfd, 1, -1) };
+            if r > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+                break;
+            }
+        }
+        drop(tx);
+    })?;
+    Ok(rx)
+}
+
+/// Starts children with `serve` until one ends the app, restarting crashed ones with backoff.
+fn supervise(settings: &Settings, sink: &Sink, mut serve: impl FnMut() -> Result<Ended>) -> Result<u8> {
     let mut restarts = 0u32;
     loop {
         let started = Instant::now();
-        let ended = serve_one(settings, forwarder, &closed_rx, &restart_rx, &sink)?;
+        let ended = serve()?;
         match ended {
             Ended::Shutdown(code) | Ended::Finished(code) => return Ok(code),
             Ended::Restarted => eprintln!("auroraview: Python code changed; restarting the backend"),
@@ -200,7 +238,7 @@ pub fn run(settings: &Settings, forwarder: &Arc<Forwarder>, sink: Arc<Sink>) -> 
                 }
                 restarts += 1;
                 if restarts > settings.max_restarts {
-                    status(&sink, "failed", code, &format!("{why}; gave up after {} restarts", settings.max_restarts));
+                    status(sink, "failed", code, &format!("{why}; gave up after {} restarts", settings.max_restarts));
                     bail!(
                         "the Python backend {why}; gave up after {} restarts (python.max_restarts)",
                         settings.max_restarts
@@ -223,27 +261,38 @@ fn status(sink: &Sink, status: &str, code: Option<i32>, message: &str) {
 }
 
 fn spawn(settings: &Settings) -> Result<Child> {
+    command(settings, Stdio::piped(), Stdio::piped(), &[])
+        .spawn()
+        .with_context(|| format!("starting the Python backend {}", settings.program.display()))
+}
+
+/// The child's command, with `inherit` (descriptors of this process) left open in it.
+fn command(settings: &Settings, stdin: Stdio, stdout: Stdio, inherit: &[RawFd]) -> Command {
     let mut cmd = Command::new(&settings.program);
-    cmd.args(&settings.args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(&settings.args).stdin(stdin).stdout(stdout).stderr(Stdio::piped());
     cmd.envs(settings.env.iter().map(|(k, v)| (k, v)));
     if let Some(dir) = &settings.cwd {
         cmd.current_dir(dir);
     }
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child when this
-        // process dies, so no child outlives the app even if the app is killed.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+    use std::os::unix::process::CommandExt;
+    let inherit = inherit.to_vec();
+    // SAFETY: prctl and fcntl are async-signal-safe. PR_SET_PDEATHSIG asks the kernel to kill the
+    // child when this process dies, so no child outlives the app even if the app is killed.
+    unsafe {
+        cmd.pre_exec(move || {
+            #[cfg(target_os = "linux")]
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            for &fd in &inherit {
+                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-                Ok(())
-            });
-        }
+            }
+            Ok(())
+        });
     }
-    cmd.spawn().with_context(|| format!("starting the Python backend {}", settings.program.display()))
+    cmd
 }
 
 /// Stops a child: close its stdin and let it finish, then SIGTERM, then SIGKILL.
@@ -327,21 +376,7 @@ fn serve_one(
             let _ = eof_tx.send(());
         })?;
     }
-    {
-        let tail = tail.clone();
-        std::thread::Builder::new().name("backend-stderr".into()).spawn(move || {
-            let mut err = std::io::stderr();
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                let _ = writeln!(err, "{line}");
-                let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
-                if t.len() == STDERR_TAIL {
-                    t.pop_front();
-                }
-                t.push_back(line);
-            }
-        })?;
-    }
+    read_stderr(stderr, tail.clone())?;
 
     // Only now that its output is being read: requests held during a restart may fill the child's
     // stdin, and the child its stdout, faster than either is emptied otherwise.
@@ -405,6 +440,14 @@ fn serve_one(
     if let Some(code) = *finished.lock().unwrap_or_else(|e| e.into_inner()) {
         return Ok(Ended::Finished(code));
     }
+    let (why, message) = death(settings, code, hung, &tail);
+    fail_in_flight(sink, in_flight, &message, code);
+    status(sink, "exited", code, &message);
+    Ok(Ended::Died { code, why })
+}
+
+/// Why a child died, and the message its failed calls carry (with its last stderr lines).
+fn death(settings: &Settings, code: Option<i32>, hung: bool, tail: &Mutex<VecDeque<String>>) -> (String, String) {
     std::thread::sleep(Duration::from_millis(20)); // let the stderr reader catch the last lines
     let tail_text = tail.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect::<Vec<_>>().join("\n");
     let why = if hung {
@@ -416,6 +459,115 @@ fn serve_one(
     if !tail_text.is_empty() {
         message.push_str(&format!("; its last output:\n{tail_text}"));
     }
+    (why, message)
+}
+
+/// Copies a child's stderr to ours, keeping its last lines for error messages.
+fn read_stderr(stderr: std::process::ChildStderr, tail: Arc<Mutex<VecDeque<String>>>) -> Result<()> {
+    std::thread::Builder::new().name("backend-stderr".into()).spawn(move || {
+        let mut err = std::io::stderr();
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let _ = writeln!(err, "{line}");
+            let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
+            if t.len() == STDERR_TAIL {
+                t.pop_front();
+            }
+            t.push_back(line);
+        }
+    })?;
+    Ok(())
+}
+
+fn serve_direct(
+    settings: &Settings,
+    input: &std::fs::File,
+    output: &std::fs::File,
+    sink: &Sink,
+    hung_up: &Receiver<()>,
+    unread: &mut Vec<u8>,
+) -> Result<Ended> {
+    let journal = Journal::create(unread)?;
+    let (mut control, theirs) = UnixStream::pair().context("creating the backend's control socket")?;
+    let mut cmd = command(
+        settings,
+        Stdio::from(input.try_clone()?),
+        Stdio::from(output.try_clone()?),
+        &[journal.fd(), theirs.as_raw_fd()],
+    );
+    cmd.env(journal::FD_ENV, journal.fd().to_string()).env(journal::CONTROL_ENV, theirs.as_raw_fd().to_string());
+    let mut child =
+        cmd.spawn().with_context(|| format!("starting the Python backend {}", settings.program.display()))?;
+    drop(theirs);
+    crate::log::debug!("Python backend started: {} (pid {})", settings.program.display(), child.id());
+    let tail: Arc<Mutex<VecDeque<String>>> = Arc::default();
+    read_stderr(child.stderr.take().expect("piped"), tail.clone())?;
+
+    // The control socket: heartbeats answered, the exit code of an entry point that finished, and
+    // its end when the child is gone.
+    let last_pong = Arc::new(Mutex::new(Instant::now()));
+    let finished: Arc<Mutex<Option<u8>>> = Arc::default();
+    let (eof_tx, eof_rx) = crossbeam_channel::bounded::<()>(1);
+    {
+        let (mut reader, last_pong, finished) = (control.try_clone()?, last_pong.clone(), finished.clone());
+        std::thread::Builder::new().name("backend-control".into()).spawn(move || {
+            let mut buf = [0u8; 64];
+            let mut exiting = false;
+            while let Ok(n @ 1..) = reader.read(&mut buf) {
+                for &b in &buf[..n] {
+                    if exiting {
+                        *finished.lock().unwrap_or_else(|e| e.into_inner()) = Some(b);
+                        exiting = false;
+                    } else if b == b'x' {
+                        exiting = true;
+                    } else {
+                        *last_pong.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                    }
+                }
+            }
+            let _ = eof_tx.send(());
+        })?;
+    }
+    control.set_write_timeout(Some(Duration::from_millis(100)))?;
+    let ticker = tick(settings.heartbeat_interval);
+    let mut hung = false;
+    loop {
+        select! {
+            recv(eof_rx) -> _ => break,
+            recv(hung_up) -> _ => {
+                // The client is done: the child finishes its calls and exits; one that does not
+                // is stopped. The app's exit code is the one its entry point ended with, if any.
+                stop(&mut child, None, Duration::from_secs(5));
+                let _ = eof_rx.recv_timeout(Duration::from_secs(1));
+                let finished = *finished.lock().unwrap_or_else(|e| e.into_inner());
+                return Ok(Ended::Shutdown(finished.unwrap_or(0)));
+            },
+            recv(ticker) -> _ => {
+                let silent = last_pong.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
+                if silent > settings.heartbeat_timeout {
+                    hung = true;
+                    let _ = child.kill();
+                    continue;
+                }
+                let _ = control.write_all(b"p");
+            },
+        }
+    }
+    let code = stop(&mut child, None, Duration::from_secs(2));
+    if let Some(code) = *finished.lock().unwrap_or_else(|e| e.into_inner()) {
+        return Ok(Ended::Finished(code));
+    }
+    let remains = journal.remains()?;
+    *unread = remains.unread;
+    if remains.mid_line {
+        sink("")?; // ends the line the child was writing, so the next one parses
+    }
+    let in_flight = remains
+        .in_flight
+        .iter()
+        .filter_map(|line| serde_json::from_slice::<Ids>(line).ok()?.id.map(|id| id.to_string()))
+        .collect();
+    let (why, message) = death(settings, code, hung, &tail);
     fail_in_flight(sink, in_flight, &message, code);
     status(sink, "exited", code, &message);
     Ok(Ended::Died { code, why })

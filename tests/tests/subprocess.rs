@@ -195,3 +195,70 @@ fn pipelined_calls_through_a_child_do_not_deadlock() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A child serves the client's pipes itself and keeps a journal: when it dies under load, the calls
+/// it had started fail, and what it had read but not started is answered by the next child.
+#[test]
+fn crashes_under_pipelined_load_leave_no_call_unanswered() {
+    for config in ["isolation = \"process\"\nmax_restarts = 5", "strategy = \"system\"\nmax_restarts = 5"] {
+        let p = Project::copy_of("probe", config);
+        let exe = p.pack();
+        let cache = tempfile::tempdir().unwrap();
+        let mut child = headless_command(&exe, cache.path()).spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        const N: usize = 6000;
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            let mut buf = String::new();
+            for i in 0..N {
+                if i == 2000 || i == 4000 {
+                    // Started, and still sleeping when the child dies: these must fail.
+                    buf.push_str(&format!("{{\"id\":\"sleep{i}\",\"method\":\"api.sleep\",\"params\":[2]}}\n"));
+                    buf.push_str(&format!("{{\"id\":\"crash{i}\",\"method\":\"api.crash\",\"params\":[7]}}\n"));
+                }
+                buf.push_str(&format!("{{\"id\":{i},\"method\":\"api.echo\",\"params\":[\"{i:0>300}\"]}}\n"));
+            }
+            stdin.write_all(buf.as_bytes()).unwrap();
+            stdin // kept open until the answers are in
+        });
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let (mut answers, mut events) = (std::collections::HashMap::<String, Vec<Value>>::new(), 0);
+            for line in std::io::BufReader::new(stdout).lines() {
+                let line = line.unwrap();
+                let msg: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+                if msg.get("event").is_some() {
+                    events += 1;
+                    continue;
+                }
+                answers.entry(msg["id"].to_string()).or_default().push(msg);
+                if answers.len() == N + 4 {
+                    break;
+                }
+            }
+            let _ = tx.send((answers, events));
+        });
+        let (answers, events) = rx.recv_timeout(Duration::from_secs(120)).expect("calls were left unanswered");
+        drop(writer.join().unwrap());
+        let _ = child.wait();
+        for id in ["\"crash2000\"", "\"crash4000\"", "\"sleep2000\"", "\"sleep4000\""] {
+            assert_eq!(answers[id][0]["type"], "BackendExited", "{config}: {:?}", answers[id]);
+            assert!(answers[id][0]["error"].as_str().unwrap().contains("exited with code 7"), "{:?}", answers[id]);
+        }
+        assert_eq!(events, 2, "{config}: one status event per crash");
+        let mut failed = 0;
+        for i in 0..N {
+            let first = &answers[&i.to_string()][0];
+            if first["ok"] == true {
+                assert_eq!(first["result"], format!("{i:0>300}"), "{config}");
+            } else {
+                assert_eq!(first["type"], "BackendExited", "{config}: {first}");
+                failed += 1;
+            }
+        }
+        // Only calls a dying child had started fail: at most one per worker and crash.
+        assert!(failed <= 2 * 64, "{config}: {failed} calls failed");
+    }
+}

@@ -1,0 +1,81 @@
+"""The child's side of the subprocess journal: what the supervisor would find at any point."""
+
+import os
+import struct
+import threading
+
+import pytest
+
+from auroraview import _serve
+
+HEADER = struct.Struct("<4Q")
+
+
+def journal(data_size):
+    fd = os.memfd_create("journal-test")
+    os.ftruncate(fd, _serve._DATA + data_size)
+    reader, writer = os.pipe()
+    return fd, _serve.Journal(os.dup(fd), reader), writer
+
+
+def state(fd):
+    handed, hi, base, writing = HEADER.unpack(os.pread(fd, HEADER.size, 0))
+    size = os.fstat(fd).st_size - _serve._DATA
+    data = os.pread(fd, size, _serve._DATA)
+    return handed, hi, base, data
+
+
+def unread(fd):
+    handed, hi, base, data = state(fd)
+    return data[handed - base : hi - base]
+
+
+def assert_zero_past_hi(fd):
+    handed, hi, base, data = state(fd)
+    assert data[hi - base :].count(0) == len(data) - (hi - base)
+
+
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="Linux only")
+def test_lines_come_out_whole_through_compaction_and_growth():
+    fd, j, writer = journal(4096)
+    lines = [(b"%d:" % i) + b"x" * (i * 37 % 1500) + b"\n" for i in range(300)]
+    lines.append(b"long:" + b"y" * 20000 + b"\n")  # more than the whole buffer: it grows
+    lines += [b"after\n", b"tail-without-newline"]
+    threading.Thread(target=lambda: (os.write(writer, b"".join(lines)), os.close(writer))).start()
+    got = []
+    while True:
+        line = j.readline()
+        if not line:
+            break
+        got.append(line)
+        assert_zero_past_hi(fd)
+        # A worker would answer this call; until then the slot holds it.
+        j.answered()
+    assert got == lines
+    assert unread(fd) == b""
+    assert os.fstat(fd).st_size > _serve._DATA + 20000
+
+
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="Linux only")
+def test_a_call_is_held_in_its_slot_until_answered_and_the_rest_is_unread():
+    fd, j, writer = journal(1 << 16)
+    os.write(writer, b'{"id":1,"method":"a"}\n{"id":2,"method":"b"}\n{"id":3')
+    assert j.readline() == b'{"id":1,"method":"a"}\n'
+    slot = _serve._PAGE * (1 + 0)
+    length, offset = struct.unpack("<2Q", os.pread(fd, 16, slot))
+    assert os.pread(fd, length, slot + 16) == b'{"id":1,"method":"a"}\n'
+    handed, hi, base, _ = state(fd)
+    assert offset < handed  # started: the supervisor fails it if the child dies now
+    assert unread(fd) == b'{"id":2,"method":"b"}\n{"id":3'
+    j.answered()
+    assert struct.unpack("<Q", os.pread(fd, 8, slot))[0] == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="Linux only")
+def test_a_line_too_long_for_a_slot_is_held_as_its_id():
+    fd, j, writer = journal(1 << 16)
+    os.write(writer, b'{"method":"a","params":["' + b"z" * 9000 + b'"],"id":"big"}\n')
+    assert j.readline().endswith(b'"id":"big"}\n')
+    slot = _serve._PAGE
+    length = struct.unpack("<Q", os.pread(fd, 8, slot))[0]
+    assert os.pread(fd, length, slot + 16) == b'{"id": "big"}'

@@ -1,0 +1,148 @@
+//! The journal a supervised child keeps in memory shared with this process, so that in `--headless`
+//! the child can read the client's pipe and write its answers itself (no relay: on a small VM each
+//! hop between processes costs about 7 µs, a third of a whole call) and still, when it dies, have
+//! its calls in flight failed and the input it had read but not started handed to the next child.
+//!
+//! The child side is `auroraview._serve.Journal`; this is the layout both follow (u64 words are
+//! little-endian):
+//! - page 0: header words `handed`, `hi` and `base` (offsets in the whole input stream: bytes given
+//!   to workers, bytes read, and the stream offset of the buffer's first byte) and `writing` (1 while
+//!   a line is being written to the client);
+//! - pages 1..=64: one slot per worker: u64 length (0 when free), u64 stream offset of the line,
+//!   then the line it is serving (or `{"id": ...}` for a line too long for the slot);
+//! - from page 65: the input buffer. Bytes past `hi` are zero, except what a read delivered just
+//!   before the child died.
+
+use anyhow::{Context, Result};
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::fs::FileExt;
+
+const PAGE: u64 = 4096;
+const SLOTS: u64 = 64;
+const DATA: u64 = PAGE * (1 + SLOTS);
+/// The input buffer a child starts with; it doubles when one line needs more.
+const INITIAL: u64 = 1 << 20;
+
+pub const FD_ENV: &str = "AURORAVIEW_JOURNAL_FD";
+pub const CONTROL_ENV: &str = "AURORAVIEW_CONTROL_FD";
+
+pub struct Journal {
+    file: File,
+}
+
+/// What a dead child left behind.
+#[derive(Debug, Default, PartialEq)]
+pub struct Remains {
+    /// It died while writing a line to the client: the line is incomplete.
+    pub mid_line: bool,
+    /// The calls it had started and not answered, as it received them.
+    pub in_flight: Vec<Vec<u8>>,
+    /// Input it had read but not started: the next child reads these first.
+    pub unread: Vec<u8>,
+}
+
+impl Journal {
+    /// A fresh journal whose buffer starts with `unread` (left by the previous child).
+    pub fn create(unread: &[u8]) -> Result<Journal> {
+        // SAFETY: memfd_create with a valid C string; the returned descriptor is ours.
+        let fd = unsafe { libc::memfd_create(c"auroraview-journal".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error()).context("creating the backend's journal (memfd_create)");
+        }
+        // SAFETY: `fd` was just created and is owned by nobody else.
+        let file = unsafe { File::from_raw_fd(fd) };
+        let size = (unread.len() as u64 * 2).max(INITIAL);
+        file.set_len(DATA + size).context("sizing the backend's journal")?;
+        file.write_all_at(unread, DATA).context("writing the backend's journal")?;
+        file.write_all_at(&(unread.len() as u64).to_le_bytes(), 8).context("writing the backend's journal")?;
+        Ok(Journal { file })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+
+    /// Reads what the child left. Call only once it is gone.
+    pub fn remains(&self) -> Result<Remains> {
+        let word = |at: u64| -> Result<u64> {
+            let mut b = [0u8; 8];
+            self.file.read_exact_at(&mut b, at).context("reading the backend's journal")?;
+            Ok(u64::from_le_bytes(b))
+        };
+        let (handed, hi, base, writing) = (word(0)?, word(8)?, word(16)?, word(24)?);
+        let size = self.file.metadata().context("reading the backend's journal")?.len().saturating_sub(DATA);
+        let mut remains = Remains { mid_line: writing != 0, ..Remains::default() };
+        for slot in 1..=SLOTS {
+            let (len, offset) = (word(slot * PAGE)?, word(slot * PAGE + 8)?);
+            // A slot whose line lies at or after `handed` was filled just before `handed` moved:
+            // that line is still unread, and goes to the next child instead.
+            if len == 0 || len > PAGE - 16 || offset >= handed {
+                continue;
+            }
+            let mut line = vec![0; len as usize];
+            self.file.read_exact_at(&mut line, slot * PAGE + 16).context("reading the backend's journal")?;
+            remains.in_flight.push(line);
+        }
+        let (from, to) = (handed.saturating_sub(base).min(size), hi.saturating_sub(base).min(size));
+        let mut unread = vec![0; (size - from) as usize];
+        self.file.read_exact_at(&mut unread, DATA + from).context("reading the backend's journal")?;
+        // A read that completed just before the child died: its bytes are there, `hi` not yet moved.
+        let end = unread[(to - from) as usize..]
+            .iter()
+            .position(|&b| b == 0)
+            .map_or(unread.len(), |n| n + (to - from) as usize);
+        unread.truncate(end);
+        remains.unread = unread;
+        Ok(remains)
+    }
+}
+
+/// Sends the supervisor a child's exit code when its entry point finished on its own.
+#[cfg_attr(not(feature = "python"), allow(dead_code))]
+pub fn finish(control: RawFd, code: u8) {
+    // SAFETY: a write of two bytes from a valid buffer to a descriptor named by our supervisor.
+    unsafe { libc::write(control, [b'x', code].as_ptr().cast(), 2) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(j: &Journal, at: u64, v: u64) {
+        j.file.write_all_at(&v.to_le_bytes(), at).unwrap();
+    }
+
+    fn slot(j: &Journal, n: u64, line: &[u8], offset: u64) {
+        j.file.write_all_at(line, (1 + n) * PAGE + 16).unwrap();
+        put(j, (1 + n) * PAGE + 8, offset);
+        put(j, (1 + n) * PAGE, line.len() as u64);
+    }
+
+    #[test]
+    fn a_new_journal_holds_the_carried_input_as_read() {
+        let j = Journal::create(b"{\"id\":1}\n{\"id\"").unwrap();
+        let r = j.remains().unwrap();
+        assert_eq!(r, Remains { mid_line: false, in_flight: vec![], unread: b"{\"id\":1}\n{\"id\"".to_vec() });
+    }
+
+    #[test]
+    fn calls_started_are_in_flight_and_the_rest_is_unread() {
+        let j = Journal::create(b"").unwrap();
+        let input = b"AAAA{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n{\"i";
+        j.file.write_all_at(input, DATA).unwrap();
+        // base 100: the buffer's first byte is stream offset 100; 4 bytes were handed out earlier.
+        put(&j, 16, 100);
+        put(&j, 8, 100 + input.len() as u64 - 3);
+        put(&j, 0, 100 + 4 + 9);
+        slot(&j, 0, b"{\"id\":0}\n", 90); // answered long ago? no: still held, so in flight
+        slot(&j, 5, b"{\"id\":1}\n", 104);
+        slot(&j, 6, b"{\"id\":2}\n", 113); // filled, but `handed` had not moved past it yet
+        put(&j, 24, 1);
+        let r = j.remains().unwrap();
+        assert!(r.mid_line);
+        assert_eq!(r.in_flight, vec![b"{\"id\":0}\n".to_vec(), b"{\"id\":1}\n".to_vec()]);
+        // Up to `hi`, plus the 3 bytes a read delivered that `hi` does not count yet.
+        assert_eq!(r.unread, b"{\"id\":2}\n{\"id\":3}\n{\"i".to_vec());
+    }
+}
