@@ -248,13 +248,15 @@ class Journal:
         import os
         import threading
 
-        size = os.fstat(fd).st_size
         self._meta = meta = mmap.mmap(fd, _DATA)
-        self._buf = mmap.mmap(fd, size - _DATA, offset=_DATA)
+        # The whole file, not just the buffer: a mapping's offset must be a multiple of the
+        # machine's page size, and this one can grow (resize) while `meta` stays as it is.
+        self._buf = mmap.mmap(fd, os.fstat(fd).st_size)
+        self._view = memoryview(self._buf)  # released while the buffer grows
         os.close(fd)
         self.words = memoryview(meta)[:_PAGE].cast("Q")
         self._slot_words = memoryview(meta).cast("Q")
-        self._zero = bytes(1 << 16)
+        self._zero = memoryview(bytes(1 << 16))
         self._readv = os.readv
         self._infd = infd
         self._local = threading.local()
@@ -262,7 +264,9 @@ class Journal:
         self._slots_lock = threading.Lock()
 
     def _clear(self, start: int, end: int) -> None:
+        """Zeroes the buffer's bytes ``start..end``."""
         zero, buf = self._zero, self._buf
+        start, end = _DATA + start, _DATA + end
         while start < end:
             n = min(end - start, len(zero))
             buf[start : start + n] = zero[:n]
@@ -271,49 +275,67 @@ class Journal:
     def readline(self) -> bytes:
         """The next line (with its newline), or b"" at the end of input. Called by the leader only."""
         words, buf = self.words, self._buf
+        base = words[_BASE]
+        handed, hi = words[_HANDED] - base, words[_HI] - base
+        searched = handed  # no newline in handed..searched
         while True:
-            base = words[_BASE]
-            handed, hi = words[_HANDED] - base, words[_HI] - base
-            end = buf.find(b"\n", handed, hi) + 1
+            end = buf.find(b"\n", _DATA + searched, _DATA + hi) + 1
             if end:
-                line = buf[handed:end]
-                self._hold(line, base + handed)
-                words[_HANDED] = base + end
+                line = buf[_DATA + handed : end]
+                at = getattr(self._local, "at", None)
+                if at is not None and at > 0 and len(line) <= _PAGE - 16:
+                    # As _hold, inline: this runs once per call.
+                    self._meta[at + 16 : at + 16 + len(line)] = line
+                    slot_words = self._slot_words
+                    slot_words[at // 8 + 1] = base + handed
+                    slot_words[at // 8] = len(line)
+                else:
+                    self._hold(line, base + handed)
+                words[_HANDED] = base + end - _DATA
                 return line
+            searched = hi
             if handed == hi and hi:
                 # Everything read was handed out: start again at the front.
-                self._clear(0, hi)
-                words[_BASE] = base + hi
-                continue
-            if hi == len(buf):
+                if hi <= len(self._zero):
+                    buf[_DATA : _DATA + hi] = self._zero[:hi]
+                else:
+                    self._clear(0, hi)
+                base += hi
+                words[_BASE] = base
+                handed = hi = searched = 0
+            elif _DATA + hi == len(buf):
                 rest = hi - handed
                 if rest < handed:
                     # A partial line at the end of a full buffer moves to the front. Zeroing the
                     # front first keeps a gap of zeros after the new `hi` until the old copy goes.
                     self._clear(0, handed)
-                    buf[0:rest] = buf[handed:hi]
+                    buf[_DATA : _DATA + rest] = buf[_DATA + handed : _DATA + hi]
                     words[_BASE] = base + handed
                     self._clear(handed, hi)
+                    base += handed
+                    handed, hi, searched = 0, rest, rest
                 else:
-                    buf.resize(2 * len(buf))  # grows the shared file too
+                    self._view.release()
+                    buf.resize(_DATA + 2 * (len(buf) - _DATA))  # grows the shared file too
+                    self._view = memoryview(buf)
                 continue
-            with memoryview(buf) as view, view[hi:] as free:
-                n = self._readv(self._infd, [free])
+            n = self._readv(self._infd, [self._view[_DATA + hi :]])
             if n == 0:
-                line = buf[handed:hi]
+                line = buf[_DATA + handed : _DATA + hi]
                 if line:
                     self._hold(line, base + handed)
                     words[_HANDED] = base + hi
                 return line
-            words[_HI] = base + hi + n
+            hi += n
+            words[_HI] = base + hi
 
     def _hold(self, line: bytes, offset: int) -> None:
-        slot = getattr(self._local, "slot", None)
-        if slot is None:
+        at = getattr(self._local, "at", None)
+        if at is None:
             with self._slots_lock:
-                slot = self._free.pop() if self._free else -1
-            self._local.slot = slot
-        if slot < 0:
+                at = (1 + self._free.pop()) * _PAGE if self._free else -1
+            self._local.at = at
+        if at < 0:
             return
         if len(line) > _PAGE - 16:
             import json
@@ -323,14 +345,13 @@ class Journal:
                 line = json.dumps({"id": msg.get("id")}).encode() if isinstance(msg, dict) else b"{}"
             except ValueError:
                 line = b"{}"
-        start = (1 + slot) * _PAGE
-        self._meta[start + 16 : start + 16 + len(line)] = line
+        self._meta[at + 16 : at + 16 + len(line)] = line
         words = self._slot_words
-        words[start // 8 + 1] = offset
-        words[start // 8] = len(line)
+        words[at // 8 + 1] = offset
+        words[at // 8] = len(line)
 
     def answered(self) -> None:
         """The calling worker's response has been written."""
-        slot = getattr(self._local, "slot", None)
-        if slot is not None and slot >= 0:
-            self._slot_words[(1 + slot) * _PAGE // 8] = 0
+        at = getattr(self._local, "at", -1)
+        if at >= 0:
+            self._slot_words[at // 8] = 0
