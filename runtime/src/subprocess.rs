@@ -6,6 +6,11 @@
 //! and its last stderr lines), the frontend gets a `__auroraview_backend__` event, and the child is
 //! restarted with backoff, up to `max_restarts` times. A child that stops answering heartbeats is
 //! killed and replaced. A child that ends on its own (its entry point finished) ends the app.
+//!
+//! Two ways to carry the messages: for the window (and `dev`) this process relays them between the
+//! frontend and the child's pipes ([`run`]); in `--headless` the child serves the client's own pipes
+//! and keeps a [`Journal`] this process reads when it dies ([`run_direct`]), so no message makes an
+//! extra hop between processes.
 
 use crate::headless::Sink;
 use crate::journal::{self, Journal};
