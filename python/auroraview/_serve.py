@@ -282,15 +282,7 @@ class Journal:
             end = buf.find(b"\n", _DATA + searched, _DATA + hi) + 1
             if end:
                 line = buf[_DATA + handed : end]
-                at = getattr(self._local, "at", None)
-                if at is not None and at > 0 and len(line) <= _PAGE - 16:
-                    # As _hold, inline: this runs once per call.
-                    self._meta[at + 16 : at + 16 + len(line)] = line
-                    slot_words = self._slot_words
-                    slot_words[at // 8 + 1] = base + handed
-                    slot_words[at // 8] = len(line)
-                else:
-                    self._hold(line, base + handed)
+                self._hold(line, base + handed)
                 words[_HANDED] = base + end - _DATA
                 return line
             searched = hi

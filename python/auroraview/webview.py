@@ -43,12 +43,6 @@ def _get_transport() -> Any:
     return _transport
 
 
-def _finish(code: int) -> None:
-    """Tells a supervisor serving through this process's journal that the entry point finished."""
-    if isinstance(_transport, _serve.StdioTransport):
-        _transport.finish(code)
-
-
 def _run_through_runtime() -> None:
     """``python main.py`` in a developer's environment: hand the run to ``auroraview-pack dev``,
     which shows the window and runs this app's Python under the runtime. Returns only when that is

@@ -19,6 +19,11 @@ use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::fs::FileExt;
 
 const PAGE: u64 = 4096;
+/// Byte offsets of the header words.
+const HANDED: u64 = 0;
+const HI: u64 = 8;
+const BASE: u64 = 16;
+const WRITING: u64 = 24;
 const SLOTS: u64 = 64;
 const DATA: u64 = PAGE * (1 + SLOTS);
 /// The input buffer a child starts with; it doubles when one line needs more.
@@ -55,7 +60,7 @@ impl Journal {
         let size = (unread.len() as u64 * 2).max(INITIAL);
         file.set_len(DATA + size).context("sizing the backend's journal")?;
         file.write_all_at(unread, DATA).context("writing the backend's journal")?;
-        file.write_all_at(&(unread.len() as u64).to_le_bytes(), 8).context("writing the backend's journal")?;
+        file.write_all_at(&(unread.len() as u64).to_le_bytes(), HI).context("writing the backend's journal")?;
         Ok(Journal { file })
     }
 
@@ -70,7 +75,7 @@ impl Journal {
             self.file.read_exact_at(&mut b, at).context("reading the backend's journal")?;
             Ok(u64::from_le_bytes(b))
         };
-        let (handed, hi, base, writing) = (word(0)?, word(8)?, word(16)?, word(24)?);
+        let (handed, hi, base, writing) = (word(HANDED)?, word(HI)?, word(BASE)?, word(WRITING)?);
         let size = self.file.metadata().context("reading the backend's journal")?.len().saturating_sub(DATA);
         let mut remains = Remains { mid_line: writing != 0, ..Remains::default() };
         for slot in 1..=SLOTS {
@@ -132,13 +137,13 @@ mod tests {
         let input = b"AAAA{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n{\"i";
         j.file.write_all_at(input, DATA).unwrap();
         // base 100: the buffer's first byte is stream offset 100; 4 bytes were handed out earlier.
-        put(&j, 16, 100);
-        put(&j, 8, 100 + input.len() as u64 - 3);
-        put(&j, 0, 100 + 4 + 9);
-        slot(&j, 0, b"{\"id\":0}\n", 90); // answered long ago? no: still held, so in flight
+        put(&j, BASE, 100);
+        put(&j, HI, 100 + input.len() as u64 - 3);
+        put(&j, HANDED, 100 + 4 + 9);
+        slot(&j, 0, b"{\"id\":0}\n", 90); // from before the last reset, and still held: in flight
         slot(&j, 5, b"{\"id\":1}\n", 104);
         slot(&j, 6, b"{\"id\":2}\n", 113); // filled, but `handed` had not moved past it yet
-        put(&j, 24, 1);
+        put(&j, WRITING, 1);
         let r = j.remains().unwrap();
         assert!(r.mid_line);
         assert_eq!(r.in_flight, vec![b"{\"id\":0}\n".to_vec(), b"{\"id\":1}\n".to_vec()]);

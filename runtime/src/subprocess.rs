@@ -191,9 +191,9 @@ enum Ended {
 /// finishes. Returns the app's exit code.
 pub fn run(settings: &Settings, forwarder: &Arc<Forwarder>, sink: Arc<Sink>) -> Result<u8> {
     let (closed_tx, closed_rx) = crossbeam_channel::bounded::<()>(1);
-    *forwarder.closed.lock().unwrap_or_else(|e| e.into_inner()) = Some(closed_tx);
+    *lock(&forwarder.closed) = Some(closed_tx);
     let (restart_tx, restart_rx) = crossbeam_channel::bounded::<()>(1);
-    *forwarder.restart.lock().unwrap_or_else(|e| e.into_inner()) = Some(restart_tx);
+    *lock(&forwarder.restart) = Some(restart_tx);
     supervise(settings, &sink, || serve_one(settings, forwarder, &closed_rx, &restart_rx, &sink))
 }
 
@@ -338,6 +338,44 @@ fn describe(code: Option<i32>) -> String {
     }
 }
 
+/// What a child tells the supervisor besides answers: when it last answered a heartbeat, and the
+/// exit code of an entry point that finished on its own.
+struct Signs {
+    last_pong: Mutex<Instant>,
+    finished: Mutex<Option<u8>>,
+}
+
+impl Signs {
+    fn new() -> Arc<Signs> {
+        Arc::new(Signs { last_pong: Mutex::new(Instant::now()), finished: Mutex::new(None) })
+    }
+
+    fn pong(&self) {
+        *lock(&self.last_pong) = Instant::now();
+    }
+
+    fn finish(&self, code: u8) {
+        *lock(&self.finished) = Some(code);
+    }
+
+    fn finished(&self) -> Option<u8> {
+        *lock(&self.finished)
+    }
+
+    /// Whether the child has left heartbeats unanswered for longer than `settings` allow.
+    fn silent(&self, settings: &Settings) -> bool {
+        lock(&self.last_pong).elapsed() > settings.heartbeat_timeout
+    }
+}
+
+/// No more requests: the child finishes its calls and exits; one that does not is stopped. The
+/// app's exit code is the one its entry point ended with, if any.
+fn shut_down(child: &mut Child, stdin: Option<ChildStdin>, eof: &Receiver<()>, signs: &Signs) -> Ended {
+    stop(child, stdin, Duration::from_secs(5));
+    let _ = eof.recv_timeout(Duration::from_secs(1));
+    Ended::Shutdown(signs.finished().unwrap_or(0))
+}
+
 fn serve_one(
     settings: &Settings,
     forwarder: &Arc<Forwarder>,
@@ -350,13 +388,11 @@ fn serve_one(
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
     let tail: Arc<Mutex<VecDeque<String>>> = Arc::default();
-    let last_pong = Arc::new(Mutex::new(Instant::now()));
-    let finished: Arc<Mutex<Option<u8>>> = Arc::default();
+    let signs = Signs::new();
     let (eof_tx, eof_rx) = crossbeam_channel::bounded::<()>(1);
 
     {
-        let (forwarder, sink, last_pong, finished) =
-            (forwarder.clone(), sink.clone(), last_pong.clone(), finished.clone());
+        let (forwarder, sink, signs) = (forwarder.clone(), sink.clone(), signs.clone());
         std::thread::Builder::new().name("backend-stdout".into()).spawn(move || {
             let stdout = crate::spin::SpinReader::new(stdout).expect("the child's stdout is a pipe");
             for line in BufReader::new(stdout).lines() {
@@ -366,13 +402,13 @@ fn serve_one(
                     if let Some(id) = &ids.id {
                         let key = id.to_string();
                         if key.starts_with(&format!("\"{HEARTBEAT_PREFIX}")) {
-                            *last_pong.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                            signs.pong();
                             continue;
                         }
                         forwarder.answered(&key);
                     } else if ids.event.as_deref() == Some(EXIT_EVENT) {
                         let code = ids.data.as_ref().and_then(|d| d["code"].as_i64()).unwrap_or(0);
-                        *finished.lock().unwrap_or_else(|e| e.into_inner()) = Some((code & 0xff) as u8);
+                        signs.finish((code & 0xff) as u8);
                         continue;
                     }
                 }
@@ -405,14 +441,9 @@ fn serve_one(
     loop {
         select! {
             recv(closed) -> _ => {
-                // Shutting down: the child finishes its calls and exits; one that does not is
-                // stopped. The app's exit code is the one its entry point ended with, if any.
                 attached(&mut child);
                 let (stdin, _) = forwarder.detach();
-                stop(&mut child, stdin, Duration::from_secs(5));
-                let _ = eof_rx.recv_timeout(Duration::from_secs(1));
-                let finished = *finished.lock().unwrap_or_else(|e| e.into_inner());
-                return Ok(Ended::Shutdown(finished.unwrap_or(0)));
+                return Ok(shut_down(&mut child, stdin, &eof_rx, &signs));
             },
             recv(eof_rx) -> _ => break,
             recv(restart) -> _ => {
@@ -426,8 +457,7 @@ fn serve_one(
                 return Ok(Ended::Restarted);
             },
             recv(ticker) -> _ => {
-                let silent = last_pong.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
-                if silent > settings.heartbeat_timeout {
+                if signs.silent(settings) {
                     hung = true;
                     let _ = child.kill();
                     continue;
@@ -442,7 +472,7 @@ fn serve_one(
     attached(&mut child);
     let (stdin, in_flight) = forwarder.detach();
     let code = stop(&mut child, stdin, Duration::from_secs(2));
-    if let Some(code) = *finished.lock().unwrap_or_else(|e| e.into_inner()) {
+    if let Some(code) = signs.finished() {
         return Ok(Ended::Finished(code));
     }
     let (why, message) = death(settings, code, hung, &tail);
@@ -454,7 +484,7 @@ fn serve_one(
 /// Why a child died, and the message its failed calls carry (with its last stderr lines).
 fn death(settings: &Settings, code: Option<i32>, hung: bool, tail: &Mutex<VecDeque<String>>) -> (String, String) {
     std::thread::sleep(Duration::from_millis(20)); // let the stderr reader catch the last lines
-    let tail_text = tail.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect::<Vec<_>>().join("\n");
+    let tail_text = lock(tail).iter().cloned().collect::<Vec<_>>().join("\n");
     let why = if hung {
         format!("stopped answering for {:?} and was replaced", settings.heartbeat_timeout)
     } else {
@@ -474,7 +504,7 @@ fn read_stderr(stderr: std::process::ChildStderr, tail: Arc<Mutex<VecDeque<Strin
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
             let _ = writeln!(err, "{line}");
-            let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
+            let mut t = lock(&tail);
             if t.len() == STDERR_TAIL {
                 t.pop_front();
             }
@@ -510,23 +540,22 @@ fn serve_direct(
 
     // The control socket: heartbeats answered, the exit code of an entry point that finished, and
     // its end when the child is gone.
-    let last_pong = Arc::new(Mutex::new(Instant::now()));
-    let finished: Arc<Mutex<Option<u8>>> = Arc::default();
+    let signs = Signs::new();
     let (eof_tx, eof_rx) = crossbeam_channel::bounded::<()>(1);
     {
-        let (mut reader, last_pong, finished) = (control.try_clone()?, last_pong.clone(), finished.clone());
+        let (mut reader, signs) = (control.try_clone()?, signs.clone());
         std::thread::Builder::new().name("backend-control".into()).spawn(move || {
             let mut buf = [0u8; 64];
             let mut exiting = false;
             while let Ok(n @ 1..) = reader.read(&mut buf) {
                 for &b in &buf[..n] {
                     if exiting {
-                        *finished.lock().unwrap_or_else(|e| e.into_inner()) = Some(b);
+                        signs.finish(b);
                         exiting = false;
                     } else if b == b'x' {
                         exiting = true;
                     } else {
-                        *last_pong.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                        signs.pong();
                     }
                 }
             }
@@ -539,17 +568,9 @@ fn serve_direct(
     loop {
         select! {
             recv(eof_rx) -> _ => break,
-            recv(hung_up) -> _ => {
-                // The client is done: the child finishes its calls and exits; one that does not
-                // is stopped. The app's exit code is the one its entry point ended with, if any.
-                stop(&mut child, None, Duration::from_secs(5));
-                let _ = eof_rx.recv_timeout(Duration::from_secs(1));
-                let finished = *finished.lock().unwrap_or_else(|e| e.into_inner());
-                return Ok(Ended::Shutdown(finished.unwrap_or(0)));
-            },
+            recv(hung_up) -> _ => return Ok(shut_down(&mut child, None, &eof_rx, &signs)),
             recv(ticker) -> _ => {
-                let silent = last_pong.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
-                if silent > settings.heartbeat_timeout {
+                if signs.silent(settings) {
                     hung = true;
                     let _ = child.kill();
                     continue;
@@ -559,7 +580,7 @@ fn serve_direct(
         }
     }
     let code = stop(&mut child, None, Duration::from_secs(2));
-    if let Some(code) = *finished.lock().unwrap_or_else(|e| e.into_inner()) {
+    if let Some(code) = signs.finished() {
         return Ok(Ended::Finished(code));
     }
     let remains = journal.remains()?;
