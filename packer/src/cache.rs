@@ -13,20 +13,13 @@ use std::time::UNIX_EPOCH;
 /// Bumped when what the packer puts in a cached frame changes.
 pub const CACHE_VERSION: u32 = 2;
 
-pub fn cache_root() -> PathBuf {
-    std::env::var_os("AURORAVIEW_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| dirs::cache_dir().map(|d| d.join("AuroraView")))
-        .unwrap_or_else(|| std::env::temp_dir().join("AuroraView"))
-}
-
 pub struct PackCache {
     root: PathBuf,
 }
 
 impl PackCache {
     pub fn open() -> PackCache {
-        PackCache { root: cache_root().join("pack") }
+        PackCache { root: auroraview_overlay::cache_root().join("pack") }
     }
 
     fn frame_paths(&self, key: &str) -> (PathBuf, PathBuf) {

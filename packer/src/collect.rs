@@ -136,7 +136,8 @@ pub fn app_python(cfg: &Config, out_dir: &Path) -> Result<Vec<Input>> {
         }
     }
     if let crate::config::EntryPoint::Script { file } = &cfg.python.entry_point {
-        let placed = inputs.iter().any(|i| canonical(&i.source) == canonical(file));
+        let entry = canonical(file);
+        let placed = inputs.iter().any(|i| canonical(&i.source) == entry);
         if !placed {
             let name = file.file_name().and_then(|n| n.to_str()).context("entry point has no UTF-8 name")?;
             inputs.push(Input { archive_path: format!("python/{name}"), source: file.clone() });
@@ -178,29 +179,25 @@ pub fn hooks(cfg: &Config) -> Result<Vec<Input>> {
     let mut inputs = Vec::new();
     for (i, c) in cfg.collect.iter().enumerate() {
         let literal: Vec<&str> = c.from.split('/').take_while(|p| !p.contains(['*', '?', '[', '{'])).collect();
-        let (base_rel, matcher) = if literal.len() == c.from.split('/').count() {
-            // A plain path: a file lands as `to/<name>`, a directory's contents below `to/<name>`.
-            let parent = literal[..literal.len() - 1].join("/");
-            (parent, None)
-        } else {
-            (literal.join("/"), Some(Glob::new(&c.from)?.compile_matcher()))
-        };
+        let base_rel = literal.join("/");
         let base = cfg.root.join(&base_rel);
-        let mut found = 0;
-        if base.is_dir() {
-            for (rel, source) in walk(&base, &|_, _| false)? {
-                let full_rel = if base_rel.is_empty() { rel.clone() } else { format!("{base_rel}/{rel}") };
-                let hit = match &matcher {
-                    Some(m) => m.is_match(&full_rel),
-                    None => full_rel == c.from || full_rel.starts_with(&format!("{}/", c.from)),
-                };
-                if hit {
-                    inputs.push(Input { archive_path: format!("{}/{rel}", c.to), source });
-                    found += 1;
+        let found = if literal.len() == c.from.split('/').count() {
+            // A plain path: a file lands as `to/<name>`, a directory's contents below `to/<name>`.
+            if base.exists() { place_all(std::slice::from_ref(&base), &c.to)? } else { Vec::new() }
+        } else {
+            let matcher = Glob::new(&c.from)?.compile_matcher();
+            let mut found = Vec::new();
+            if base.is_dir() {
+                for (rel, source) in walk(&base, &|_, _| false)? {
+                    let full_rel = if base_rel.is_empty() { rel.clone() } else { format!("{base_rel}/{rel}") };
+                    if matcher.is_match(&full_rel) {
+                        found.push(Input { archive_path: format!("{}/{rel}", c.to), source });
+                    }
                 }
             }
-        }
-        if found == 0 {
+            found
+        };
+        if found.is_empty() {
             bail!(
                 "{}: `hooks.collect.{i}.from` = \"{}\" matched no files (looked below {})\nhint: globs are relative to the config file, e.g. `from = \"assets/**/*.json\"`",
                 cfg.file.display(),
@@ -208,6 +205,7 @@ pub fn hooks(cfg: &Config) -> Result<Vec<Input>> {
                 base.display()
             );
         }
+        inputs.extend(found);
     }
     dedup(inputs)
 }

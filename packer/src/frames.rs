@@ -244,14 +244,10 @@ pub fn app(
         }
         _ => collect::walk_all(staging.path())?,
     };
-    let sources: std::collections::HashMap<&str, &Path> =
-        python_files.iter().map(|i| (i.archive_path.as_str(), i.source.as_path())).collect();
     for (rel, path) in files {
-        // Staged copies lose the executable bit of the app's own scripts; take it from the source.
-        let executable = sources.get(rel.as_str()).is_some_and(|src| auroraview_overlay::is_executable(src));
-        let mut file = SourceFile::from_bytes(rel, fs_err::read(&path)?);
-        file.executable = executable;
-        builder.add(file);
+        // Staged copies keep the scripts' permission bits (fs::copy copies them); .pyc are never
+        // executable.
+        builder.add(SourceFile::from_path(rel, path));
     }
     builder.finish().context("compressing the app")
 }

@@ -13,14 +13,6 @@ use std::path::{Path, PathBuf};
 
 const MARKER: &str = ".auroraview-complete";
 
-pub fn cache_root() -> PathBuf {
-    std::env::var_os("AURORAVIEW_CACHE_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| dirs::cache_dir().map(|d| d.join("AuroraView")))
-        .unwrap_or_else(|| std::env::temp_dir().join("AuroraView"))
-}
-
 /// An extracted app. Holds the shared lock that marks the version as in use.
 pub struct Extracted {
     pub root: PathBuf,
@@ -35,7 +27,7 @@ fn short_hash(content_hash: &str) -> &str {
 
 pub fn ensure(overlay: &Overlay) -> Result<Extracted> {
     let m = overlay.manifest();
-    let app_dir = cache_root().join("python").join(&m.app.name);
+    let app_dir = auroraview_overlay::cache_root().join("python").join(&m.app.name);
     let hash = short_hash(&m.content_hash);
     let dest = app_dir.join(hash);
     let in_use_path = app_dir.join(format!("{hash}.lock"));

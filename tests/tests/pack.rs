@@ -113,7 +113,11 @@ resources = ["assets"]
 exclude = ["*_test.py", "scratch"]
 
 [hooks]
-collect = [{ from = "data/**/*.json", to = "resources/data" }]
+collect = [
+    { from = "data/**/*.json", to = "resources/data" },
+    { from = "assets", to = "copied" },
+    { from = "assets/logo.txt", to = "one" },
+]
 
 [env]
 MY_SETTING = "on"
@@ -156,6 +160,7 @@ fn every_config_key_lands_where_it_should() {
     assert!(has("resources/assets/logo.txt"));
     assert!(has("resources/data/a/one.json") && has("resources/data/b/two.json"));
     assert!(!paths.iter().any(|p| p.ends_with("skip.txt")));
+    assert!(has("copied/assets/logo.txt") && has("one/logo.txt"), "plain paths in collect");
     // A C extension built for the bundled interpreter's ABI.
     assert!(
         has("python/site-packages/markupsafe/_speedups.cpython-311-x86_64-linux-gnu.so"),

@@ -28,3 +28,13 @@ pub use manifest::{
 pub use payload::{Content, Frame, FrameBuilder, SourceFile, is_executable, validate_entry_path};
 pub use reader::{Extracted, Overlay};
 pub use writer::{OverlayParts, write_executable};
+
+/// Where AuroraView caches extracted apps and pack frames: `AURORAVIEW_CACHE_DIR` when set and not
+/// empty, else the user's cache directory (`~/.cache/AuroraView` on Linux).
+pub fn cache_root() -> std::path::PathBuf {
+    std::env::var_os("AURORAVIEW_CACHE_DIR")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| dirs::cache_dir().map(|d| d.join("AuroraView")))
+        .unwrap_or_else(|| std::env::temp_dir().join("AuroraView"))
+}

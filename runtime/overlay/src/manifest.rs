@@ -137,5 +137,4 @@ pub struct IndexEntry {
 pub enum EntryKind {
     File,
     Executable,
-    Symlink,
 }

@@ -114,23 +114,6 @@ pub fn parse(bytes: &[u8]) -> Option<HashMap<String, Located>> {
     Some(map)
 }
 
-/// The entries of a table, copied out (the packer reuses cached tables this way).
-pub fn decode(bytes: &[u8]) -> Option<Vec<Entry>> {
-    let map = parse(bytes)?;
-    let mut out: Vec<Entry> = map
-        .into_iter()
-        .map(|(name, l)| Entry {
-            name,
-            kind: l.kind,
-            origin: l.origin,
-            code: bytes[l.code].to_vec(),
-            source: l.source.map(|r| bytes[r].to_vec()),
-        })
-        .collect();
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

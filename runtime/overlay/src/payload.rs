@@ -72,10 +72,6 @@ impl FrameBuilder {
         self.files.extend(files);
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
-    }
-
     pub fn finish(mut self) -> io::Result<Frame> {
         self.files.sort_by(|a, b| a.archive_path.cmp(&b.archive_path));
         if let Some(w) = self.files.windows(2).find(|w| w[0].archive_path == w[1].archive_path) {

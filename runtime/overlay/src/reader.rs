@@ -14,7 +14,6 @@ pub struct Overlay {
     path: PathBuf,
     header_offset: u64,
     header: Header,
-    manifest_bytes: Vec<u8>,
     manifest: Manifest,
 }
 
@@ -69,7 +68,7 @@ impl Overlay {
         file.read_exact(&mut manifest_bytes)?;
         let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
             .map_err(|e| Error::corrupt(path, format!("manifest is not valid: {e}")))?;
-        Ok(Overlay { path: path.to_path_buf(), header_offset, header, manifest_bytes, manifest })
+        Ok(Overlay { path: path.to_path_buf(), header_offset, header, manifest })
     }
 
     pub fn path(&self) -> &Path {
@@ -78,11 +77,6 @@ impl Overlay {
 
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
-    }
-
-    /// The manifest exactly as stored.
-    pub fn manifest_bytes(&self) -> &[u8] {
-        &self.manifest_bytes
     }
 
     /// Offset of the overlay in the file: the size of the executable it was appended to.
