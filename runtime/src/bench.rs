@@ -4,7 +4,7 @@
 //! the runtime's overhead can be told apart. Prints one JSON object on stdout.
 
 use crate::environment::Layout;
-use crate::transport::{self, ChannelSource, Transport};
+use crate::transport::{self, ChannelSource};
 use anyhow::Result;
 use auroraview_overlay::Manifest;
 use std::time::Instant;
@@ -12,11 +12,10 @@ use std::time::Instant;
 pub fn in_process(n: usize, manifest: &Manifest, layout: &Layout, exe: &std::path::Path) -> Result<u8> {
     let (req_tx, req_rx) = crossbeam_channel::unbounded::<String>();
     let (resp_tx, resp_rx) = crossbeam_channel::unbounded::<String>();
-    let t = transport::install(Transport {
-        dispatcher: crate::dispatch::Dispatcher::new(Box::new(ChannelSource(req_rx)), transport::TAKEOVER_AFTER),
-        sink: Box::new(move |line: &str| resp_tx.send(line.to_string()).map_err(std::io::Error::other)),
-    });
-    std::thread::spawn(move || t.dispatcher.run_watchdog());
+    transport::start(
+        Box::new(ChannelSource(req_rx)),
+        Box::new(move |line: &str| resp_tx.send(line.to_string()).map_err(std::io::Error::other)),
+    )?;
     let request = |i: usize| format!(r#"{{"id":{i},"method":"__echo__","params":[{i}]}}"#);
 
     let driver = std::thread::spawn(move || {

@@ -30,7 +30,6 @@ pub fn run(spec_path: &Path) -> Result<u8> {
         cwd: Some(spec.cwd.clone()),
         // A developer's crashing code is restarted as often as they edit it.
         max_restarts: u32::MAX,
-        heartbeat_interval: Duration::from_millis((spec.manifest.python.heartbeat_timeout_ms / 5).clamp(50, 1000)),
         heartbeat_timeout: Duration::from_millis(spec.manifest.python.heartbeat_timeout_ms),
     };
     let forwarder = Arc::new(Forwarder::default());

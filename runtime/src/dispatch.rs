@@ -154,22 +154,9 @@ impl<S: Source> Dispatcher<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crossbeam_channel::{Receiver, unbounded};
+    use crate::transport::ChannelSource;
+    use crossbeam_channel::unbounded;
     use std::sync::Arc;
-
-    struct Chan(Receiver<String>);
-    impl Source for Chan {
-        fn try_next(&self) -> Next {
-            match self.0.try_recv() {
-                Ok(m) => Next::Message(m),
-                Err(crossbeam_channel::TryRecvError::Empty) => Next::Empty,
-                Err(_) => Next::Closed,
-            }
-        }
-        fn next(&self) -> Next {
-            self.0.recv().map(Next::Message).unwrap_or(Next::Closed)
-        }
-    }
 
     fn direct(f: &mut (dyn FnMut() + Send)) {
         f()
@@ -179,7 +166,7 @@ mod tests {
     fn slow_handler_hands_over_leadership() {
         let (tx, rx) = unbounded();
         let (out_tx, out_rx) = unbounded();
-        let d = Arc::new(Dispatcher::new(Chan(rx), Duration::from_millis(5)));
+        let d = Arc::new(Dispatcher::new(ChannelSource(rx), Duration::from_millis(5)));
         let wd = {
             let d = d.clone();
             std::thread::spawn(move || d.run_watchdog())
@@ -212,7 +199,7 @@ mod tests {
     #[test]
     fn closing_source_ends_every_worker_and_asks_for_spares() {
         let (tx, rx) = unbounded();
-        let d = Arc::new(Dispatcher::new(Chan(rx), Duration::from_millis(50)));
+        let d = Arc::new(Dispatcher::new(ChannelSource(rx), Duration::from_millis(50)));
         tx.send("a".into()).unwrap();
         // A lone worker is told to start a spare.
         assert_eq!(d.recv(&direct), (Some("a".into()), true));

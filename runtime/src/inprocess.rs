@@ -14,10 +14,9 @@ use std::sync::Arc;
 #[cfg(feature = "python")]
 mod embedded {
     use super::*;
-    use crate::dispatch::Dispatcher;
     use crate::environment::Entry;
     use crate::interpreter::{Interpreter, Settings};
-    use crate::transport::{self, ChannelSource, LineSource, Transport};
+    use crate::transport::{self, ChannelSource, LineSource};
     use crate::{headless, log, subprocess};
     use anyhow::Context;
     use auroraview_overlay::Strategy;
@@ -33,14 +32,10 @@ mod embedded {
         output: File,
         child: bool,
     ) -> Result<u8> {
-        let t = transport::install(Transport {
-            dispatcher: Dispatcher::new(
-                Box::new(LineSource(Mutex::new(std::io::BufReader::with_capacity(1 << 16, input)))),
-                transport::TAKEOVER_AFTER,
-            ),
-            sink: headless::line_writer(output),
-        });
-        spawn_watchdog(t)?;
+        let t = transport::start(
+            Box::new(LineSource(Mutex::new(std::io::BufReader::with_capacity(1 << 16, input)))),
+            headless::line_writer(output),
+        )?;
         let code = run_python(manifest, layout, exe, rest)?;
         if child {
             // Tells the supervisor the app ended on purpose (not a crash to restart).
@@ -70,24 +65,12 @@ mod embedded {
         requests: Receiver<String>,
         sink: Arc<Sink>,
     ) -> Result<u8> {
-        let t = transport::install(Transport {
-            dispatcher: Dispatcher::new(Box::new(ChannelSource(requests)), transport::TAKEOVER_AFTER),
-            sink: Box::new(move |line: &str| sink(line)),
-        });
-        spawn_watchdog(t)?;
+        transport::start(Box::new(ChannelSource(requests)), Box::new(move |line: &str| sink(line)))?;
         run_python(manifest, layout, exe, rest)
     }
 
     pub fn bench(n: usize, manifest: &Manifest, layout: &Layout, exe: &Path) -> Result<u8> {
         crate::bench::in_process(n, manifest, layout, exe)
-    }
-
-    fn spawn_watchdog(t: &'static Transport) -> Result<()> {
-        std::thread::Builder::new()
-            .name("auroraview-watchdog".into())
-            .spawn(move || t.dispatcher.run_watchdog())
-            .context("starting the watchdog thread")?;
-        Ok(())
     }
 
     /// Runs the app's Python on a thread named `python` and waits for it. Returns the exit code.

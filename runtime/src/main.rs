@@ -255,7 +255,6 @@ fn backend_settings(
         env: Vec::new(),
         cwd: None,
         max_restarts: manifest.python.max_restarts,
-        heartbeat_interval: Duration::from_millis((manifest.python.heartbeat_timeout_ms / 5).clamp(50, 1000)),
         heartbeat_timeout: Duration::from_millis(manifest.python.heartbeat_timeout_ms),
     })
 }

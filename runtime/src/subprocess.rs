@@ -40,8 +40,14 @@ pub struct Settings {
     pub env: Vec<(String, OsString)>,
     pub cwd: Option<PathBuf>,
     pub max_restarts: u32,
-    pub heartbeat_interval: Duration,
     pub heartbeat_timeout: Duration,
+}
+
+impl Settings {
+    /// How often the child is pinged: a few times within the timeout, between 50 ms and 1 s.
+    fn heartbeat_interval(&self) -> Duration {
+        (self.heartbeat_timeout / 5).clamp(Duration::from_millis(50), Duration::from_secs(1))
+    }
 }
 
 #[derive(Deserialize)]
@@ -435,7 +441,7 @@ fn serve_one(
             let _ = t.join();
         }
     };
-    let ticker = tick(settings.heartbeat_interval);
+    let ticker = tick(settings.heartbeat_interval());
     let mut ping = 0u64;
     let mut hung = false;
     loop {
@@ -563,7 +569,7 @@ fn serve_direct(
         })?;
     }
     control.set_write_timeout(Some(Duration::from_millis(100)))?;
-    let ticker = tick(settings.heartbeat_interval);
+    let ticker = tick(settings.heartbeat_interval());
     let mut hung = false;
     loop {
         select! {

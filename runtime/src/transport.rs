@@ -29,6 +29,16 @@ pub fn install(transport: Transport) -> &'static Transport {
     TRANSPORT.get().expect("just set")
 }
 
+/// Installs the transport over `source` and `sink` and starts the dispatcher's watchdog.
+pub fn start(source: Box<dyn Source>, sink: Sink) -> anyhow::Result<&'static Transport> {
+    let t = install(Transport { dispatcher: Dispatcher::new(source, TAKEOVER_AFTER), sink });
+    std::thread::Builder::new()
+        .name("auroraview-watchdog".into())
+        .spawn(move || t.dispatcher.run_watchdog())
+        .map_err(|e| anyhow::anyhow!("starting the watchdog thread: {e}"))?;
+    Ok(t)
+}
+
 pub fn installed() -> Option<&'static Transport> {
     TRANSPORT.get()
 }

@@ -48,6 +48,13 @@ impl Outbox {
         }
     }
 
+    /// Wakes the loop for lines that are waiting (held while the page loaded).
+    fn wake(&self) {
+        if !self.lines.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+            let _ = self.proxy.lock().unwrap_or_else(|e| e.into_inner()).send_event(UserEvent::Outgoing);
+        }
+    }
+
     fn take(&self) -> Vec<String> {
         std::mem::take(&mut *self.lines.lock().unwrap_or_else(|e| e.into_inner()))
     }
@@ -56,7 +63,6 @@ impl Outbox {
 /// What the runtime gets to talk to the window from its own threads.
 pub struct Handle {
     outbox: Arc<Outbox>,
-    proxy: Mutex<EventLoopProxy<UserEvent>>,
 }
 
 impl Handle {
@@ -65,7 +71,7 @@ impl Handle {
     }
 
     pub fn exit(&self, code: i32) {
-        let _ = self.proxy.lock().unwrap_or_else(|e| e.into_inner()).send_event(UserEvent::Exit(code));
+        let _ = self.outbox.proxy.lock().unwrap_or_else(|e| e.into_inner()).send_event(UserEvent::Exit(code));
     }
 }
 
@@ -91,8 +97,7 @@ pub fn run(settings: Settings, cb: Callbacks) -> Result<()> {
     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
     let outbox = Arc::new(Outbox { lines: Mutex::new(Vec::new()), proxy: Mutex::new(event_loop.create_proxy()) });
     // Lives until the process exits: the runtime's threads hold it.
-    let handle: &'static Handle =
-        Box::leak(Box::new(Handle { outbox: outbox.clone(), proxy: Mutex::new(event_loop.create_proxy()) }));
+    let handle: &'static Handle = Box::leak(Box::new(Handle { outbox: outbox.clone() }));
 
     // The page's messages go to the runtime until the window closes.
     let open = Rc::new(RefCell::new(true));
@@ -105,10 +110,7 @@ pub fn run(settings: Settings, cb: Callbacks) -> Result<()> {
         if body == "\u{1}ready" {
             *ipc_ready.borrow_mut() = true;
             // Deliver whatever Python sent while the page was loading.
-            let pending = ready_outbox.take();
-            for line in &pending {
-                ready_outbox.push(line);
-            }
+            ready_outbox.wake();
             return;
         }
         if *ipc_open.borrow() {
@@ -200,7 +202,7 @@ fn build(
         .with_resizable(settings.resizable)
         .build(event_loop)
         .context("creating the window")?;
-    let frontend = settings.frontend.clone();
+    let frontend = protocol::canonical_root(&settings.frontend);
     let builder = WebViewBuilder::new()
         .with_initialization_script(BRIDGE)
         .with_custom_protocol(protocol::SCHEME.into(), move |_id, request| {
