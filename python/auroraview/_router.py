@@ -51,10 +51,6 @@ def _loads(raw: "str | bytes") -> "Any":
         return json.loads(raw)
     return obj
 
-#: Methods every router answers.
-BUILTIN_METHODS = ("__methods__", "__ping__", "__echo__")
-
-
 def _error(msg_id: "Any", message: str, kind: str, tb: "Optional[str]" = None) -> str:
     out: "Dict[str, Any]" = {"id": msg_id, "ok": False, "error": message, "type": kind}
     if tb is not None:

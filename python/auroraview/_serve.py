@@ -86,7 +86,6 @@ class StdioTransport:
 
         self._write = os.write
         self._now = time.monotonic
-        self._in = infile
         self._journal = journal
         self._control = control
         self._readline = journal.readline if journal is not None else infile.readline
@@ -164,7 +163,7 @@ class StdioTransport:
             self._leader = me
             self._in_handler = False
         line = self._readline()
-        while line and not line.strip():
+        while line and line.isspace():
             line = self._readline()
         with self._lock:
             if not line:
@@ -228,7 +227,7 @@ class StdioTransport:
 # worker slot, then the input buffer.
 _HANDED, _HI, _BASE, _WRITING = 0, 1, 2, 3  # header words
 _PAGE = 4096
-_SLOTS = 64  # as many as MAX_WORKERS
+_SLOTS = MAX_WORKERS
 _DATA = _PAGE * (1 + _SLOTS)  # where the input buffer starts
 
 

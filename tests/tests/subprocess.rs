@@ -60,12 +60,7 @@ fn system_strategy_names_what_it_searched_when_no_python_fits() {
     let p = Project::copy_of("probe", "strategy = \"system\"\ninterpreter = \"python-that-does-not-exist\"");
     let exe = p.pack();
     let cache = tempfile::tempdir().unwrap();
-    let out = Command::new(&exe)
-        .arg("--headless")
-        .env("AURORAVIEW_CACHE_DIR", cache.path())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let out = headless_command(&exe, cache.path()).stdin(std::process::Stdio::null()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("python-that-does-not-exist") && stderr.contains("3.11 or newer"), "{stderr}");
