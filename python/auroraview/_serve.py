@@ -86,6 +86,7 @@ class StdioTransport:
 
         self._write = os.write
         self._now = time.monotonic
+        self._in = infile  # keeps the descriptor a journal reads from open
         self._journal = journal
         self._control = control
         self._readline = journal.readline if journal is not None else infile.readline
