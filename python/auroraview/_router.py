@@ -16,9 +16,11 @@ import sys
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Optional
+    from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
     Handler = Callable[..., Any]
+    #: A handler's own type, which binding and decorating keep.
+    HandlerT = TypeVar("HandlerT", bound=Handler)
 
 
 def _unserializable(obj: "Any") -> "Any":
@@ -35,9 +37,13 @@ if _c_encoder is not None:
         return "".join(_encode(obj, 0))
 
 else:  # pragma: no cover - CPython always has _json
-    _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+    _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
-_scan = json.decoder.JSONDecoder().scan_once
+    def _dumps(obj: "Any") -> str:
+        return _encoder.encode(obj)
+
+# Set by JSONDecoder.__init__, but not declared by the type stubs.
+_scan: "Callable[[str, int], Tuple[Any, int]]" = json.decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def _loads(raw: "str | bytes") -> "Any":
@@ -65,7 +71,7 @@ class Router:
         self._calls: "Dict[str, Handler]" = {}
         self._events: "Dict[str, List[Handler]]" = {}
 
-    def bind(self, method: str, func: Handler) -> Handler:
+    def bind(self, method: str, func: HandlerT) -> HandlerT:
         if not isinstance(method, str) or not method:
             raise ValueError("method name must be a non-empty string")
         if not callable(func):
@@ -76,7 +82,7 @@ class Router:
     def unbind(self, method: str) -> None:
         self._calls.pop(method, None)
 
-    def on(self, event: str, handler: Handler) -> Handler:
+    def on(self, event: str, handler: HandlerT) -> HandlerT:
         self._events.setdefault(event, []).append(handler)
         return handler
 

@@ -15,9 +15,9 @@ from . import _serve
 from ._router import Router, encode_event
 
 if TYPE_CHECKING:
-    from typing import Any, List, Optional
+    from typing import Any, Callable, List, Optional, Union, overload
 
-    from ._router import Handler
+    from ._router import Handler, HandlerT
 
 #: One router per process: every WebView of the app answers the same page.
 _router = Router()
@@ -85,7 +85,7 @@ def _run_through_runtime() -> None:
 def _in_runtime() -> bool:
     """Whether the runtime runs this Python: embedded (its module exists) or as its child."""
     try:
-        import _auroraview_runtime  # type: ignore[import-not-found]  # noqa: F401
+        import _auroraview_runtime  # noqa: F401
     except ImportError:
         import os
 
@@ -135,7 +135,18 @@ class WebView:
 
     # -- calls ------------------------------------------------------------------------------
 
-    def bind_call(self, method: str, func: Optional[Handler] = None) -> Any:
+    # Overloads for type checkers only (`typing` is not imported at run time): binding, directly or
+    # as a decorator, returns the function itself, so it keeps its type.
+    if TYPE_CHECKING:
+
+        @overload
+        def bind_call(self, method: str, func: None = None) -> Callable[[HandlerT], HandlerT]: ...
+        @overload
+        def bind_call(self, method: str, func: HandlerT) -> HandlerT: ...
+
+    def bind_call(
+        self, method: str, func: Optional[HandlerT] = None
+    ) -> Union[HandlerT, Callable[[HandlerT], HandlerT]]:
         """Makes ``func`` answer ``auroraview.call(method, params)``.
 
         Use as ``view.bind_call("api.x", func)`` or as a decorator ``@view.bind_call("api.x")``.
@@ -144,7 +155,7 @@ class WebView:
         """
         if func is None:
 
-            def decorator(f: Handler) -> Handler:
+            def decorator(f: HandlerT) -> HandlerT:
                 return self._router.bind(method, f)
 
             return decorator
@@ -164,11 +175,20 @@ class WebView:
 
     # -- events -----------------------------------------------------------------------------
 
-    def on(self, event: str, handler: Optional[Handler] = None) -> Any:
+    if TYPE_CHECKING:
+
+        @overload
+        def on(self, event: str, handler: None = None) -> Callable[[HandlerT], HandlerT]: ...
+        @overload
+        def on(self, event: str, handler: HandlerT) -> HandlerT: ...
+
+    def on(
+        self, event: str, handler: Optional[HandlerT] = None
+    ) -> Union[HandlerT, Callable[[HandlerT], HandlerT]]:
         """Runs ``handler(data)`` when the page emits ``event``. Also usable as a decorator."""
         if handler is None:
 
-            def decorator(f: Handler) -> Handler:
+            def decorator(f: HandlerT) -> HandlerT:
                 return self._router.on(event, f)
 
             return decorator
