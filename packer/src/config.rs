@@ -596,29 +596,26 @@ fn resolve_entry_point(
     include_paths: &[PathBuf],
 ) -> Result<EntryPoint, ConfigError> {
     let key = ["python", "entry_point"];
-    if text.ends_with(".py") && !text.contains(':') {
-        let file = root.join(text);
-        if !file.is_file() {
-            return Err(src.error(
-                &key,
-                format!("script {} does not exist", file.display()),
-                "paths are relative to the config file".to_string(),
-            ));
-        }
-        return Ok(EntryPoint::Script { file });
-    }
-    let is_ident = |s: &str| {
-        !s.is_empty()
-            && !s.starts_with(|c: char| c.is_ascii_digit())
-            && s.chars().all(|c| c.is_alphanumeric() || c == '_')
-    };
-    let parsed = text.split_once(':').filter(|(m, f)| m.split('.').all(is_ident) && is_ident(f));
-    let Some((module, _function)) = parsed else {
-        return Err(src.error(
+    let parsed = auroraview_overlay::EntryPoint::parse(text).map_err(|e| {
+        src.error(
             &key,
-            format!("`{text}` is neither `module:function` nor a `file.py` script"),
+            e.to_string(),
             "write e.g. `entry_point = \"main:run\"` or `entry_point = \"main.py\"`".to_string(),
-        ));
+        )
+    })?;
+    let module = match parsed {
+        auroraview_overlay::EntryPoint::Script(script) => {
+            let file = root.join(script);
+            if !file.is_file() {
+                return Err(src.error(
+                    &key,
+                    format!("script {} does not exist", file.display()),
+                    "paths are relative to the config file".to_string(),
+                ));
+            }
+            return Ok(EntryPoint::Script { file });
+        }
+        auroraview_overlay::EntryPoint::Function { module, .. } => module,
     };
     let rel: PathBuf = module.split('.').collect();
     let mut searched = Vec::new();

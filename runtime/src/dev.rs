@@ -2,8 +2,8 @@
 //! the window serves the frontend directory live, Python runs from the developer's interpreter in
 //! a child process, and with watch directories a changed `.py` file restarts it.
 
-use crate::gui;
-use crate::subprocess::{self, Forwarder};
+use crate::supervisor::{self, relay::Forwarder};
+use crate::window;
 use anyhow::{Context, Result};
 use auroraview_overlay::dev::DevSpec;
 use std::collections::HashMap;
@@ -11,7 +11,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-pub fn run(spec_path: &Path) -> Result<u8> {
+/// What a dev run serves: the child to supervise, the window (none with `--headless`), and the
+/// directories whose `.py` files restart it.
+pub struct Dev {
+    pub settings: supervisor::Settings,
+    pub window: Option<window::Spec>,
+    pub watch: Vec<PathBuf>,
+}
+
+pub fn resolve(spec_path: &Path) -> Result<Dev> {
     let spec: DevSpec = serde_json::from_slice(&fs_err::read(spec_path)?)
         .with_context(|| format!("reading the dev spec {}", spec_path.display()))?;
     // Written for this run only by `auroraview-pack dev`.
@@ -23,33 +31,22 @@ pub fn run(spec_path: &Path) -> Result<u8> {
         ("AURORAVIEW_RESOURCES_DIR".to_string(), spec.resources.clone().into_os_string()),
     ];
     env.extend(spec.manifest.env.iter().map(|(k, v)| (k.clone(), v.into())));
-    let settings = subprocess::Settings {
+    let settings = supervisor::Settings {
         program: spec.interpreter.clone(),
-        args: vec!["-m".into(), "auroraview._child".into(), spec.entry.clone().into()],
+        // A script is given by its absolute path.
+        args: supervisor::python_child_args(&spec.entry, Path::new("")),
         env,
         cwd: Some(spec.cwd.clone()),
         // A developer's crashing code is restarted as often as they edit it.
         max_restarts: u32::MAX,
         heartbeat_timeout: Duration::from_millis(spec.manifest.python.heartbeat_timeout_ms),
     };
-    let forwarder = Arc::new(Forwarder::default());
-    if !spec.watch.is_empty() {
-        watch(spec.watch.clone(), forwarder.clone())?;
-    }
-    if spec.headless {
-        let (input, output) = crate::headless::take_stdio().context("taking stdin/stdout for the protocol")?;
-        subprocess::forward_lines(input, forwarder.clone())?;
-        return subprocess::run(&settings, &forwarder, Arc::new(crate::headless::line_writer(output)));
-    }
-    let w = gui::Window { library: spec.gui.clone(), manifest: &spec.manifest, frontend: spec.frontend.clone() };
-    gui::run(w, move |requests, sink| {
-        subprocess::forward_channel(requests, forwarder.clone())?;
-        subprocess::run(&settings, &forwarder, sink)
-    })
+    let window = (!spec.headless).then(|| window::Spec::new(&spec.manifest, spec.gui.clone(), spec.frontend.clone()));
+    Ok(Dev { settings, window, watch: spec.watch })
 }
 
 /// Polls the `.py` files below `dirs` and restarts the backend when one changes.
-fn watch(dirs: Vec<PathBuf>, forwarder: Arc<Forwarder>) -> Result<()> {
+pub fn watch(dirs: Vec<PathBuf>, forwarder: Arc<Forwarder>) -> Result<()> {
     fn snapshot(dirs: &[PathBuf]) -> HashMap<PathBuf, SystemTime> {
         let mut seen = HashMap::new();
         for dir in dirs {

@@ -1,34 +1,27 @@
-//! Verbose lifecycle lines on stderr, on when the app was packed with `window.debug = true` or
-//! runs with `AURORAVIEW_LOG=debug`. Off, they cost one relaxed atomic load.
+//! Diagnostics on stderr through `tracing`. Filtered by `RUST_LOG` (e.g. `RUST_LOG=debug`);
+//! `AURORAVIEW_LOG` is an alias for it, and an app packed with `window.debug = true` logs at debug
+//! level by default. With none of these no subscriber is installed, so a disabled `debug!` costs
+//! one check of a static level and never formats its arguments.
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
-
-static ON: AtomicBool = AtomicBool::new(false);
-static START: OnceLock<Instant> = OnceLock::new();
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::time::Uptime;
 
 pub fn init(debug: bool) {
-    START.get_or_init(Instant::now);
-    let env = std::env::var("AURORAVIEW_LOG").map(|v| v.eq_ignore_ascii_case("debug")).unwrap_or(false);
-    ON.store(debug || env, Ordering::Relaxed);
-}
-
-pub fn enabled() -> bool {
-    ON.load(Ordering::Relaxed)
-}
-
-pub fn line(args: std::fmt::Arguments) {
-    let ms = START.get().map(|s| s.elapsed().as_secs_f64() * 1e3).unwrap_or(0.0);
-    eprintln!("auroraview [{ms:8.1} ms] {args}");
-}
-
-/// `debug!("...", args)`: a lifecycle line when verbose logging is on.
-macro_rules! debug {
-    ($($arg:tt)*) => {
-        if $crate::log::enabled() {
-            $crate::log::line(format_args!($($arg)*));
-        }
+    let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let Some(directives) =
+        from_env("RUST_LOG").or_else(|| from_env("AURORAVIEW_LOG")).or_else(|| debug.then(|| "debug".to_string()))
+    else {
+        return;
     };
+    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|e| {
+        eprintln!("auroraview: ignoring the log filter {directives:?} ({e}); logging at debug level");
+        EnvFilter::new("debug")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_timer(Uptime::default())
+        .with_ansi(false)
+        .try_init();
 }
-pub(crate) use debug;

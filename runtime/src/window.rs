@@ -1,46 +1,58 @@
-//! Showing the window. The window lives in `libauroraview_window` (see `runtime/window`), which
-//! this module loads with `dlopen` only now, so `--headless` runs never load GTK and WebKit. It
-//! connects the library's callbacks to the transport Python reads from and writes to.
+//! Showing the window. The window lives in `libauroraview_window` (`runtime/window`), which this
+//! module loads with `dlopen` only now, so `--headless` runs never load GTK and WebKit. It
+//! connects the library's callbacks (through the ABI of `auroraview-window-abi`) to the channel
+//! requests leave on and the sink answers come back through.
 
-use crate::headless::Sink;
+use crate::rpc::sink::Sink;
 use anyhow::{Context, Result, bail};
 use auroraview_overlay::Manifest;
+use auroraview_window_abi::{self as abi, ABI_VERSION, AvConfig, WindowHandle};
 use crossbeam_channel::{Receiver, Sender};
-use std::ffi::{CStr, CString, c_char, c_void};
+use std::ffi::{CStr, CString, c_void};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::Mutex;
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex};
 
-/// Must match `auroraview_window::ABI_VERSION`.
-const ABI_VERSION: u32 = 1;
-
-/// Opaque handle owned by the window library.
-#[repr(C)]
-struct Handle {
-    _private: [u8; 0],
+/// What the window shows.
+pub struct Spec {
+    /// `libauroraview_window`.
+    pub library: PathBuf,
+    pub title: String,
+    pub width: u32,
+    pub height: u32,
+    pub resizable: bool,
+    pub debug: bool,
+    /// Served as `auroraview://localhost/`.
+    pub frontend: PathBuf,
 }
 
-#[repr(C)]
-struct AvConfig {
-    abi_version: u32,
-    title: *const c_char,
-    width: u32,
-    height: u32,
-    resizable: bool,
-    debug: bool,
-    frontend_dir: *const c_char,
-    ctx: *mut c_void,
-    on_request: extern "C" fn(*mut c_void, *const u8, usize),
-    on_started: extern "C" fn(*mut c_void, *const Handle),
-    on_close_requested: extern "C" fn(*mut c_void),
-    bare_echo_report: *const c_char,
+impl Spec {
+    pub fn new(manifest: &Manifest, library: PathBuf, frontend: PathBuf) -> Spec {
+        let (app, window) = (&manifest.app, &manifest.window);
+        Spec {
+            library,
+            title: app.title.clone(),
+            width: window.width,
+            height: window.height,
+            resizable: window.resizable,
+            debug: window.debug,
+            frontend,
+        }
+    }
 }
 
 struct Api {
-    run: unsafe extern "C" fn(*const AvConfig) -> i32,
-    send: unsafe extern "C" fn(*const Handle, *const u8, usize),
-    exit: unsafe extern "C" fn(*const Handle, i32),
+    run: abi::RunFn,
+    send: abi::SendFn,
+    exit: abi::ExitFn,
 }
+
+/// The library's handle on the running window.
+#[derive(Clone, Copy)]
+struct Handle(NonNull<WindowHandle>);
+
+// SAFETY: the ABI makes a window handle valid from any thread until the process exits.
+unsafe impl Send for Handle {}
 
 /// Shared between the window's callbacks (main thread) and the runtime's threads.
 struct Link {
@@ -50,66 +62,88 @@ struct Link {
 }
 
 struct LinkState {
-    handle: Option<usize>,
+    handle: Option<Handle>,
     /// Lines Python sent before the window existed.
     pending: Vec<String>,
     exit_code: Option<i32>,
 }
 
 impl Link {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LinkState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn deliver(&self, handle: Handle, line: &str) {
+        // SAFETY: `handle` came from `on_started` and lives until the process exits; the line's
+        // bytes are valid for the call.
+        unsafe { (self.api.send)(handle.0.as_ptr(), line.as_ptr(), line.len()) }
+    }
+
+    fn finish(&self, handle: Handle, code: i32) {
+        // SAFETY: as in `deliver`.
+        unsafe { (self.api.exit)(handle.0.as_ptr(), code) }
+    }
+
     fn send(&self, line: &str) {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = self.lock();
         match st.handle {
-            // SAFETY: the handle came from `on_started` and lives until the process exits.
-            Some(h) => unsafe { (self.api.send)(h as *const Handle, line.as_ptr(), line.len()) },
+            Some(h) => self.deliver(h, line),
             None => st.pending.push(line.to_string()),
         }
     }
 
     fn exit(&self, code: i32) {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = self.lock();
         match st.handle {
-            // SAFETY: as in `send`.
-            Some(h) => unsafe { (self.api.exit)(h as *const Handle, code) },
+            Some(h) => self.finish(h, code),
             None => st.exit_code = Some(code),
         }
     }
+
+    /// # Safety
+    /// `ctx` must be the `Link` given to the library in [`AvConfig::ctx`], which lives as long as
+    /// the window.
+    unsafe fn from_ctx<'a>(ctx: *mut c_void) -> &'a Link {
+        // SAFETY: guaranteed by the caller.
+        unsafe { &*ctx.cast::<Link>() }
+    }
 }
 
-extern "C" fn on_request(ctx: *mut c_void, data: *const u8, len: usize) {
-    // SAFETY: `ctx` is the leaked `Link`; the library passes `len` valid bytes.
-    let (link, bytes) = unsafe { (&*(ctx as *const Link), std::slice::from_raw_parts(data, len)) };
+unsafe extern "C" fn on_request(ctx: *mut c_void, data: *const u8, len: usize) {
+    // SAFETY: the library passes back our `ctx`, and `len` valid bytes at `data`.
+    let (link, bytes) = unsafe { (Link::from_ctx(ctx), std::slice::from_raw_parts(data, len)) };
     if let Some(tx) = link.requests.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
         let _ = tx.send(String::from_utf8_lossy(bytes).into_owned());
     }
 }
 
-extern "C" fn on_started(ctx: *mut c_void, handle: *const Handle) {
-    // SAFETY: `ctx` is the leaked `Link`.
-    let link = unsafe { &*(ctx as *const Link) };
-    let mut st = link.state.lock().unwrap_or_else(|e| e.into_inner());
-    st.handle = Some(handle as usize);
+unsafe extern "C" fn on_started(ctx: *mut c_void, handle: *const WindowHandle) {
+    // SAFETY: the library passes back our `ctx`.
+    let link = unsafe { Link::from_ctx(ctx) };
+    let Some(handle) = NonNull::new(handle.cast_mut()).map(Handle) else { return };
+    let mut st = link.lock();
+    st.handle = Some(handle);
     for line in std::mem::take(&mut st.pending) {
-        // SAFETY: `handle` was just given to us by the library.
-        unsafe { (link.api.send)(handle, line.as_ptr(), line.len()) };
+        link.deliver(handle, &line);
     }
     if let Some(code) = st.exit_code {
-        // SAFETY: as above.
-        unsafe { (link.api.exit)(handle, code) };
+        link.finish(handle, code);
     }
 }
 
-extern "C" fn on_close_requested(ctx: *mut c_void) {
-    // SAFETY: `ctx` is the leaked `Link`.
-    let link = unsafe { &*(ctx as *const Link) };
+unsafe extern "C" fn on_close_requested(ctx: *mut c_void) {
+    // SAFETY: the library passes back our `ctx`.
+    let link = unsafe { Link::from_ctx(ctx) };
     // Ending the request channel ends Python's serving loop; code after show() runs.
     link.requests.lock().unwrap_or_else(|e| e.into_inner()).take();
 }
 
 fn load(path: &Path) -> Result<Api> {
     let cpath = CString::new(path.as_os_str().as_encoded_bytes()).context("library path has a NUL byte")?;
-    // SAFETY: dlopen/dlsym with valid NUL-terminated strings; the library stays loaded for the
-    // life of the process (never dlclosed), so the function pointers stay valid.
+    // SAFETY: dlopen/dlsym with valid NUL-terminated strings. The library stays loaded for the life
+    // of the process (never dlclosed), so its function pointers stay valid. Each symbol is taken
+    // as the `unsafe extern "C"` type the ABI crate gives it, and only after the library reports
+    // the ABI version those types belong to.
     unsafe {
         let lib = libc::dlopen(cpath.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
         if lib.is_null() {
@@ -123,38 +157,27 @@ fn load(path: &Path) -> Result<Api> {
             let p = libc::dlsym(lib, name.as_ptr());
             if p.is_null() { Err(anyhow::anyhow!("{}: missing symbol {name:?}", path.display())) } else { Ok(p) }
         };
-        let version: extern "C" fn() -> u32 = std::mem::transmute(sym(c"av_window_abi_version")?);
-        if version() != ABI_VERSION {
+        let version = std::mem::transmute::<*mut c_void, abi::AbiVersionFn>(sym(abi::SYMBOL_ABI_VERSION)?)();
+        if version != ABI_VERSION {
             bail!(
-                "{}: window library ABI {} does not match the runtime's {ABI_VERSION}; repack the app",
+                "{}: window library ABI {version} does not match the runtime's {ABI_VERSION}; repack the app",
                 path.display(),
-                version()
             );
         }
         Ok(Api {
-            run: std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*const AvConfig) -> i32>(sym(
-                c"av_window_run",
-            )?),
-            send: std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*const Handle, *const u8, usize)>(sym(
-                c"av_window_send",
-            )?),
-            exit: std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*const Handle, i32)>(sym(c"av_window_exit")?),
+            run: std::mem::transmute::<*mut c_void, abi::RunFn>(sym(abi::SYMBOL_RUN)?),
+            send: std::mem::transmute::<*mut c_void, abi::SendFn>(sym(abi::SYMBOL_SEND)?),
+            exit: std::mem::transmute::<*mut c_void, abi::ExitFn>(sym(abi::SYMBOL_EXIT)?),
         })
     }
 }
 
-pub struct Window<'a> {
-    pub library: PathBuf,
-    pub manifest: &'a Manifest,
-    pub frontend: PathBuf,
-}
-
 /// Shows the window while `backend` serves the page's requests (it gets them on a channel that
-/// ends when the window closes, and answers through the sink) and returns the exit code. Does not
-/// return unless the window cannot be created: the process exits with the backend's exit code.
-pub fn run(w: Window, backend: impl FnOnce(Receiver<String>, Arc<Sink>) -> Result<u8> + Send + 'static) -> Result<u8> {
-    let api = load(&w.library)?;
-    crate::log::debug!("window library loaded from {}", w.library.display());
+/// ends when the window closes, and answers through the sink). Does not return unless the window
+/// cannot be created: the process exits with the backend's exit code.
+pub fn run(spec: Spec, backend: impl FnOnce(Receiver<String>, Arc<Sink>) -> Result<u8> + Send + 'static) -> Result<u8> {
+    let api = load(&spec.library)?;
+    tracing::debug!("window library loaded from {}", spec.library.display());
     let (req_tx, req_rx) = crossbeam_channel::unbounded::<String>();
     let link: &'static Link = Box::leak(Box::new(Link {
         api,
@@ -176,42 +199,40 @@ pub fn run(w: Window, backend: impl FnOnce(Receiver<String>, Arc<Sink>) -> Resul
             link.exit(code as i32);
         })
         .context("starting the backend thread")?;
-    show(&w, link as *const Link as *mut c_void, None)
+    show(&spec, link, None)
 }
 
 /// `--bench-bare-webview`: the window answering `api.echo` itself, for `ci/bench`.
-pub fn run_bare_echo(w: Window, report: &Path) -> Result<u8> {
-    let api = load(&w.library)?;
+pub fn run_bare_echo(spec: Spec, report: &Path) -> Result<u8> {
+    let api = load(&spec.library)?;
     let link = Link {
         api,
         requests: Mutex::new(None),
         state: Mutex::new(LinkState { handle: None, pending: Vec::new(), exit_code: None }),
     };
-    show(&w, &link as *const Link as *mut c_void, Some(report))
+    show(&spec, &link, Some(report))
 }
 
-fn show(w: &Window, ctx: *mut c_void, bare_report: Option<&Path>) -> Result<u8> {
-    let m = w.manifest;
-    let title = CString::new(m.app.title.as_str()).context("the title has a NUL byte")?;
-    let frontend = CString::new(w.frontend.as_os_str().as_encoded_bytes()).context("path has a NUL byte")?;
+fn show(spec: &Spec, link: &Link, bare_report: Option<&Path>) -> Result<u8> {
+    let title = CString::new(spec.title.as_str()).context("the title has a NUL byte")?;
+    let frontend = CString::new(spec.frontend.as_os_str().as_encoded_bytes()).context("path has a NUL byte")?;
     let report = bare_report.map(|p| CString::new(p.as_os_str().as_encoded_bytes())).transpose()?;
     let config = AvConfig {
         abi_version: ABI_VERSION,
         title: title.as_ptr(),
-        width: m.window.width,
-        height: m.window.height,
-        resizable: m.window.resizable,
-        debug: m.window.debug,
+        width: spec.width,
+        height: spec.height,
+        resizable: spec.resizable,
+        debug: spec.debug,
         frontend_dir: frontend.as_ptr(),
-        ctx,
+        ctx: (link as *const Link).cast_mut().cast(),
         on_request,
         on_started,
         on_close_requested,
         bare_echo_report: report.as_ref().map(|r| r.as_ptr()).unwrap_or(std::ptr::null()),
     };
     // SAFETY: `config` and its strings outlive the call (which only returns on failure); `ctx` is
-    // a `Link` that lives as long as the process.
-    let api = unsafe { &(*(ctx as *const Link)).api };
-    let code = unsafe { (api.run)(&config) };
+    // a `Link` that outlives the window.
+    let code = unsafe { (link.api.run)(&config) };
     bail!("the window could not be shown (code {code})")
 }

@@ -49,8 +49,8 @@ pub fn run(args: Args) -> Result<()> {
         .collect();
     python_path.push(package_root);
     let entry = match &cfg.python.entry_point {
-        EntryPoint::Function => cfg.python.entry_point_text.clone(),
-        EntryPoint::Script { file } => file.display().to_string(),
+        EntryPoint::Function => auroraview_overlay::EntryPoint::parse(&cfg.python.entry_point_text)?,
+        EntryPoint::Script { file } => auroraview_overlay::EntryPoint::Script(file.clone()),
     };
     let manifest = build::manifest_for(&cfg, None, None);
     let spec = DevSpec {

@@ -2,6 +2,7 @@
 //! extraction; the frontend is served from its directory and Python runs from the developer's own
 //! interpreter in a child process, restarted when a watched `.py` file changes.
 
+use crate::entry::EntryPoint;
 use crate::manifest::Manifest;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -14,8 +15,8 @@ pub struct DevSpec {
     pub interpreter: PathBuf,
     /// `PYTHONPATH` for the child: the app's include paths and the `auroraview` package.
     pub python_path: Vec<PathBuf>,
-    /// `module:function` or an absolute script path.
-    pub entry: String,
+    /// A script is given by its absolute path.
+    pub entry: EntryPoint,
     /// Working directory of the child (the config's directory).
     pub cwd: PathBuf,
     pub resources: PathBuf,

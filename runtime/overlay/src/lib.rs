@@ -12,6 +12,7 @@
 //! This crate must stay free of wry and PyO3: the packer links it without either.
 
 pub mod dev;
+mod entry;
 mod error;
 mod format;
 mod manifest;
@@ -20,6 +21,7 @@ mod payload;
 mod reader;
 mod writer;
 
+pub use entry::{EntryPoint, EntryPointError};
 pub use error::{Error, Result};
 pub use format::{FORMAT_VERSION, HEADER_LEN, Header, SCAN_WINDOW, TRAILER_LEN, Trailer};
 pub use manifest::{

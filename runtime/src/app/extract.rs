@@ -52,7 +52,7 @@ pub fn ensure(overlay: &Overlay) -> Result<Extracted> {
     if !dest.join(MARKER).is_file() {
         let started = std::time::Instant::now();
         extract_locked(overlay, &app_dir, &dest)?;
-        crate::log::debug!("extracted in {:.1} ms (first run)", started.elapsed().as_secs_f64() * 1e3);
+        tracing::debug!("extracted in {:.1} ms (first run)", started.elapsed().as_secs_f64() * 1e3);
     }
     let in_use = fs_err::OpenOptions::new().create(true).truncate(false).write(true).open(&in_use_path)?.into_parts().0;
     in_use.lock_shared().with_context(|| format!("locking {}", in_use_path.display()))?;

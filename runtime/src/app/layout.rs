@@ -104,21 +104,3 @@ impl Layout {
             .replace("$RESOURCES_DIR", &self.resources.display().to_string())
     }
 }
-
-/// What to run: `module:function`, or a script run as `__main__`.
-#[cfg_attr(not(feature = "python"), allow(dead_code))]
-pub enum Entry {
-    Function { module: String, function: String },
-    Script(PathBuf),
-}
-
-impl Entry {
-    pub fn parse(text: &str, python_dir: &Path) -> Entry {
-        match text.split_once(':') {
-            Some((module, function)) if !text.ends_with(".py") => {
-                Entry::Function { module: module.to_string(), function: function.to_string() }
-            }
-            _ => Entry::Script(python_dir.join(text)),
-        }
-    }
-}

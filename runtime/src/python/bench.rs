@@ -3,16 +3,15 @@
 //! handler, sequentially and pipelined; then Python's own time for the same handler and codec, so
 //! the runtime's overhead can be told apart. Prints one JSON object on stdout.
 
-use crate::environment::Layout;
-use crate::transport::{self, ChannelSource};
+use super::{Launch, module};
+use crate::rpc::source::ChannelSource;
 use anyhow::Result;
-use auroraview_overlay::Manifest;
 use std::time::Instant;
 
-pub fn in_process(n: usize, manifest: &Manifest, layout: &Layout, exe: &std::path::Path) -> Result<u8> {
+pub fn in_process(n: usize, launch: Launch) -> Result<u8> {
     let (req_tx, req_rx) = crossbeam_channel::unbounded::<String>();
     let (resp_tx, resp_rx) = crossbeam_channel::unbounded::<String>();
-    transport::start(
+    module::start(
         Box::new(ChannelSource(req_rx)),
         Box::new(move |line: &str| resp_tx.send(line.to_string()).map_err(std::io::Error::other)),
     )?;
@@ -57,7 +56,7 @@ import os
 os.environ["AURORAVIEW_BENCH_CODEC_US"] = str(el / {n} * 1e6)
 "#
     );
-    let code = crate::inprocess::run_python_then(manifest, layout, exe, vec![], Some(codec))?;
+    let code = super::run_then(launch, Some(codec))?;
     let (sequential, pipelined) = driver.join().map_err(|_| anyhow::anyhow!("bench driver panicked"))?;
     let per = |d: std::time::Duration| d.as_secs_f64() * 1e6 / n as f64;
     let codec_us: f64 =

@@ -1,14 +1,18 @@
-//! The embedded CPython's whole life: configure, initialise, run the entry point, finalise. Every
-//! step happens on the one thread that owns the interpreter (finalising from another thread hangs).
-//! See DESIGN.md section 4 for why the configuration is done this way.
+//! The embedded CPython's whole life: configure, initialise, run the entry point, finalise. One
+//! [`Interpreter`] owns it: a second initialisation in the process is an error, and dropping the
+//! owner finalises. Every step happens on the one thread that owns the interpreter (finalising
+//! from another thread hangs). `docs/ARCHITECTURE.md` says why it is configured this way.
 
-use crate::environment::Entry;
 use anyhow::{Result, bail};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by the first [`Interpreter::start`]: CPython cannot be initialised twice in one process
+/// (nor again after finalising, with extension modules loaded).
+static STARTED: AtomicBool = AtomicBool::new(false);
 
 pub struct Settings {
     /// Python's home: the extracted runtime (prefix of `lib/pythonX.Y`).
@@ -20,8 +24,10 @@ pub struct Settings {
     pub sys_path: Vec<PathBuf>,
 }
 
-/// The running interpreter. Not `Send`: it must be finished on the thread that started it.
+/// The running interpreter. Not `Send` (it holds a raw thread state): it is finalised on the
+/// thread that started it, when it is dropped or [`Interpreter::finish`]ed.
 pub struct Interpreter {
+    /// The main thread state saved after initialisation; null once finalised.
     tstate: *mut ffi::PyThreadState,
 }
 
@@ -47,6 +53,9 @@ fn check(status: ffi::PyStatus, what: &str) -> Result<()> {
 
 impl Interpreter {
     pub fn start(settings: &Settings) -> Result<Interpreter> {
+        if STARTED.swap(true, Ordering::SeqCst) {
+            bail!("the Python interpreter was already started in this process");
+        }
         pyo3::append_to_inittab!(_auroraview_runtime);
         // SAFETY: the configuration structs are initialised by CPython's own init functions before
         // use, every string passed is NUL-terminated and outlives the call, and this runs once, on
@@ -68,7 +77,7 @@ impl Interpreter {
             let interp = Interpreter { tstate };
             if let Some((root, filesystem)) = &settings.in_memory {
                 let installed = Python::attach(|py| {
-                    crate::importer::install(py, root, *filesystem).map_err(|e| match e.downcast::<PyErr>() {
+                    super::importer::install(py, root, *filesystem).map_err(|e| match e.downcast::<PyErr>() {
                         Ok(err) => {
                             err.print(py);
                             anyhow::anyhow!("a Python error (printed above)")
@@ -77,7 +86,7 @@ impl Interpreter {
                     })
                 });
                 if let Err(e) = installed {
-                    interp.finish();
+                    drop(interp);
                     return Err(e.context("installing the in-memory importer"));
                 }
             }
@@ -116,75 +125,60 @@ impl Interpreter {
         Ok(())
     }
 
-    /// Runs `code` with the GIL; a Python exception is reported and becomes an exit code.
-    pub fn run_entry(&self, entry: &Entry, site_packages: &Path) -> u8 {
+    /// Runs the entry point (`entry`: the words `auroraview._child.run` takes) and serves until the
+    /// app ends; returns its exit code. How an exception or `SystemExit` becomes the exit code is
+    /// decided there, once for every mode.
+    pub fn run_entry(&self, entry: &[OsString], site_packages: &Path) -> u8 {
         Python::attach(|py| {
-            let result = (|| -> PyResult<()> {
+            let result = (|| -> PyResult<u8> {
                 process_pth_files(py, site_packages)?;
-                match entry {
-                    Entry::Function { module, function } => {
-                        py.import(module.as_str())?.getattr(function.as_str())?.call0()?;
-                    }
-                    Entry::Script(path) => {
-                        let kwargs = PyDict::new(py);
-                        kwargs.set_item("run_name", "__main__")?;
-                        py.import("runpy")?.call_method("run_path", (path.as_os_str(),), Some(&kwargs))?;
-                    }
-                }
-                // An entry point that returned without showing its window is served too.
-                let webview = py.import("auroraview.webview")?;
-                if !webview.call_method0("was_served")?.is_truthy()? {
-                    webview.call_method0("serve_forever")?;
-                }
-                Ok(())
+                let code: i64 = py.import("auroraview._child")?.getattr("run")?.call1((entry.to_vec(),))?.extract()?;
+                Ok((code & 0xff) as u8)
             })();
-            match result {
-                Ok(()) => 0,
-                Err(err) => exit_code(py, err),
-            }
+            result.unwrap_or_else(|err| {
+                err.print(py);
+                1
+            })
         })
     }
 
-    /// Runs a snippet of Python (benchmarks and diagnostics).
+    /// Runs a snippet of Python (benchmarks); an exception is printed and gives 1.
     pub fn run_code(&self, code: &str) -> u8 {
         Python::attach(|py| {
-            let code = CString::new(code).expect("no NUL in code");
+            let Ok(code) = CString::new(code) else { return 1 };
             match py.run(&code, None, None) {
                 Ok(()) => 0,
-                Err(err) => exit_code(py, err),
+                Err(err) => {
+                    err.print(py);
+                    1
+                }
             }
         })
     }
 
-    /// Finalises (flushing Python's buffered output). Returns false if finalisation failed.
-    pub fn finish(self) -> bool {
-        // SAFETY: this is the thread that initialised the interpreter and saved `tstate`; no
-        // `Python::attach` is active on it.
+    /// Finalises now (flushing Python's buffered output). Returns false if finalisation failed.
+    pub fn finish(mut self) -> bool {
+        self.finalize()
+    }
+
+    fn finalize(&mut self) -> bool {
+        let tstate = std::mem::replace(&mut self.tstate, std::ptr::null_mut());
+        if tstate.is_null() {
+            return true;
+        }
+        // SAFETY: this is the thread that initialised the interpreter and saved `tstate` (the type
+        // is not `Send`); no `Python::attach` is active on it, and `tstate` is used only once.
         unsafe {
-            ffi::PyEval_RestoreThread(self.tstate);
+            ffi::PyEval_RestoreThread(tstate);
             ffi::Py_FinalizeEx() == 0
         }
     }
 }
 
-/// `SystemExit(n)` passes `n` through; any other exception prints its traceback and gives 1.
-fn exit_code(py: Python<'_>, err: PyErr) -> u8 {
-    if err.is_instance_of::<pyo3::exceptions::PySystemExit>(py) {
-        let code = err.value(py).getattr("code").ok();
-        return match code {
-            None => 0,
-            Some(c) if c.is_none() => 0,
-            Some(c) => match c.extract::<i64>() {
-                Ok(n) => (n & 0xff) as u8,
-                Err(_) => {
-                    eprintln!("{c}");
-                    1
-                }
-            },
-        };
+impl Drop for Interpreter {
+    fn drop(&mut self) {
+        self.finalize();
     }
-    err.print(py);
-    1
 }
 
 /// Without `site`, `.pth` files are not read; process them only when the app ships any.
@@ -198,4 +192,4 @@ fn process_pth_files(py: Python<'_>, site_packages: &Path) -> PyResult<()> {
     Ok(())
 }
 
-use crate::transport::_auroraview_runtime;
+use super::module::_auroraview_runtime;

@@ -1,11 +1,12 @@
-//! The `_auroraview_runtime` module Python imports: `recv()` and `send(line)` over the channels or
-//! pipes the rest of the runtime set up. Installed once, before the interpreter starts.
+//! The `_auroraview_runtime` module Python imports: `recv()` and `send(line)` over the source and
+//! sink the rest of the runtime set up (the window's channel, or the protocol's pipes). Installed
+//! once, before the interpreter starts; `auroraview._serve` runs its worker pool over it.
 
-use crate::dispatch::{Dispatcher, Next, Source};
-use crossbeam_channel::{Receiver, TryRecvError};
+use crate::rpc::dispatch::Dispatcher;
+use crate::rpc::sink::Sink;
+use crate::rpc::source::Source;
 use pyo3::prelude::*;
-use std::io::{BufRead, BufReader, Read};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// A handler running longer than this hands reading over to another worker.
@@ -14,8 +15,6 @@ pub const TAKEOVER_AFTER: Duration = Duration::from_millis(2);
 /// Messages larger than this are written without holding the GIL.
 const LARGE: usize = 64 * 1024;
 
-pub use crate::headless::Sink;
-
 pub struct Transport {
     pub dispatcher: Dispatcher<Box<dyn Source>>,
     pub sink: Sink,
@@ -23,15 +22,13 @@ pub struct Transport {
 
 static TRANSPORT: OnceLock<Transport> = OnceLock::new();
 
-/// Installs the transport; the first call wins.
-pub fn install(transport: Transport) -> &'static Transport {
-    let _ = TRANSPORT.set(transport);
-    TRANSPORT.get().expect("just set")
-}
-
-/// Installs the transport over `source` and `sink` and starts the dispatcher's watchdog.
+/// Installs the transport over `source` and `sink` and starts the dispatcher's watchdog. A process
+/// has one transport: a second call is an error.
 pub fn start(source: Box<dyn Source>, sink: Sink) -> anyhow::Result<&'static Transport> {
-    let t = install(Transport { dispatcher: Dispatcher::new(source, TAKEOVER_AFTER), sink });
+    TRANSPORT
+        .set(Transport { dispatcher: Dispatcher::new(source, TAKEOVER_AFTER), sink })
+        .map_err(|_| anyhow::anyhow!("the Python transport was already started in this process"))?;
+    let t = TRANSPORT.get().expect("just set");
     std::thread::Builder::new()
         .name("auroraview-watchdog".into())
         .spawn(move || t.dispatcher.run_watchdog())
@@ -39,71 +36,8 @@ pub fn start(source: Box<dyn Source>, sink: Sink) -> anyhow::Result<&'static Tra
     Ok(t)
 }
 
-pub fn installed() -> Option<&'static Transport> {
+fn installed() -> Option<&'static Transport> {
     TRANSPORT.get()
-}
-
-impl Source for Box<dyn Source> {
-    fn try_next(&self) -> Next {
-        (**self).try_next()
-    }
-    fn next(&self) -> Next {
-        (**self).next()
-    }
-}
-
-/// Messages from a channel: the window's event loop, or a benchmark.
-pub struct ChannelSource(pub Receiver<String>);
-
-impl Source for ChannelSource {
-    fn try_next(&self) -> Next {
-        match self.0.try_recv() {
-            Ok(m) => Next::Message(m),
-            Err(TryRecvError::Empty) => Next::Empty,
-            Err(TryRecvError::Disconnected) => Next::Closed,
-        }
-    }
-    fn next(&self) -> Next {
-        self.0.recv().map(Next::Message).unwrap_or(Next::Closed)
-    }
-}
-
-/// JSON lines from a pipe (`--headless`). Only the leader reads, so the lock is never contended.
-pub struct LineSource<R>(pub Mutex<BufReader<R>>);
-
-impl<R: Read + Send> LineSource<R> {
-    fn read_line(reader: &mut BufReader<R>) -> Next {
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match reader.read_line(&mut line) {
-                Ok(0) => return Next::Closed,
-                Ok(_) => {
-                    let trimmed = line.trim_end_matches(['\n', '\r']);
-                    if trimmed.trim().is_empty() {
-                        continue;
-                    }
-                    let len = trimmed.len();
-                    line.truncate(len);
-                    return Next::Message(line);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                // A line that is not UTF-8 is passed on as is, for the router to refuse.
-                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => return Next::Message("\u{fffd}".into()),
-                Err(_) => return Next::Closed,
-            }
-        }
-    }
-}
-
-impl<R: Read + Send> Source for LineSource<R> {
-    fn try_next(&self) -> Next {
-        let mut reader = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if reader.buffer().contains(&b'\n') { Self::read_line(&mut reader) } else { Next::Empty }
-    }
-    fn next(&self) -> Next {
-        Self::read_line(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
-    }
 }
 
 #[pymodule]

@@ -5,23 +5,10 @@
 //!
 //! Nothing here knows Python: `blocking` is how the caller gives up the GIL while it waits.
 
+use super::source::{Next, Source};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
-
-pub enum Next {
-    Message(String),
-    Empty,
-    Closed,
-}
-
-/// Where messages come from: a channel (window, benchmarks) or a pipe (`--headless`).
-pub trait Source: Send + Sync {
-    /// A message that is already there, without blocking.
-    fn try_next(&self) -> Next;
-    /// Blocks until a message arrives or the source ends. Never returns `Empty`.
-    fn next(&self) -> Next;
-}
 
 struct State {
     leader: Option<ThreadId>,
@@ -154,7 +141,7 @@ impl<S: Source> Dispatcher<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::ChannelSource;
+    use crate::rpc::source::ChannelSource;
     use crossbeam_channel::unbounded;
     use std::sync::Arc;
 

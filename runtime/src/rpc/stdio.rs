@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 fn dup_cloexec(fd: i32) -> io::Result<OwnedFd> {
     // SAFETY: F_DUPFD_CLOEXEC on a descriptor of this process returns a new descriptor we own.
@@ -24,28 +24,18 @@ fn dup2(from: i32, to: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// Where lines for the frontend go: the protocol's stdout, the window, or a channel.
-pub type Sink = Box<dyn Fn(&str) -> io::Result<()> + Send + Sync>;
+/// The protocol's ends of stdin and stdout, taken from fds 0 and 1.
+pub struct Stdio {
+    pub input: File,
+    pub output: File,
+}
 
-/// Returns (protocol input, protocol output). Call before any other thread starts.
-pub fn take_stdio() -> io::Result<(File, File)> {
+/// Takes fds 0 and 1 for the protocol. Call before any other thread starts.
+pub fn take() -> io::Result<Stdio> {
     let input = dup_cloexec(0)?;
     let output = dup_cloexec(1)?;
     let devnull = File::open("/dev/null")?;
-    use std::os::fd::AsRawFd;
     dup2(devnull.as_raw_fd(), 0)?;
     dup2(2, 1)?;
-    Ok((File::from(input), File::from(output)))
-}
-
-/// A sink writing each line, with its newline, in one write.
-pub fn line_writer(output: File) -> Sink {
-    use std::io::Write;
-    let output = std::sync::Mutex::new(output);
-    Box::new(move |line: &str| {
-        let mut buf = Vec::with_capacity(line.len() + 1);
-        buf.extend_from_slice(line.as_bytes());
-        buf.push(b'\n');
-        output.lock().unwrap_or_else(|e| e.into_inner()).write_all(&buf)
-    })
+    Ok(Stdio { input: File::from(input), output: File::from(output) })
 }

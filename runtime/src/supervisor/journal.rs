@@ -6,12 +6,16 @@
 //! The child side is `auroraview._serve.Journal`; this is the layout both follow (u64 words are
 //! little-endian):
 //! - page 0: header words `handed`, `hi` and `base` (offsets in the whole input stream: bytes given
-//!   to workers, bytes read, and the stream offset of the buffer's first byte) and `writing` (1 while
-//!   a line is being written to the client);
-//! - pages 1..=64: one slot per worker: u64 length (0 when free), u64 stream offset of the line,
-//!   then the line it is serving (or `{"id": ...}` for a line too long for the slot);
-//! - from page 65: the input buffer. Bytes past `hi` are zero, except what a read delivered just
-//!   before the child died.
+//!   to workers, bytes read, and the stream offset of the buffer's first byte), `writing` (1 while
+//!   a line is being written to the client) and `slots` ([`SLOTS`], written here: the child sizes
+//!   its worker pool and finds its buffer from it, so the number is defined once);
+//! - pages 1..=slots: one slot per worker: u64 length (0 when free), u64 stream offset of the
+//!   line, then the line it is serving (or `{"id": ...}` for a line too long for the slot);
+//! - from page 1 + slots: the input buffer. Bytes past `hi` are zero, except what a read delivered
+//!   just before the child died.
+//!
+//! Everything a child wrote is read as untrusted: its words may be anything when it died (or if it
+//! misbehaved), so every offset is checked and nothing is sized from them beyond the file itself.
 
 use anyhow::{Context, Result};
 use std::fs::File;
@@ -24,10 +28,15 @@ const HANDED: u64 = 0;
 const HI: u64 = 8;
 const BASE: u64 = 16;
 const WRITING: u64 = 24;
+const SLOT_COUNT: u64 = 32;
+/// Workers a child may run at once, each with its slot.
 const SLOTS: u64 = 64;
 const DATA: u64 = PAGE * (1 + SLOTS);
 /// The input buffer a child starts with; it doubles when one line needs more.
 const INITIAL: u64 = 1 << 20;
+/// Input carried over to the next child at most; a dead child's journal larger than this is not
+/// read past it.
+const MAX_CARRIED: u64 = 1 << 30;
 
 pub const FD_ENV: &str = "AURORAVIEW_JOURNAL_FD";
 pub const CONTROL_ENV: &str = "AURORAVIEW_CONTROL_FD";
@@ -61,6 +70,7 @@ impl Journal {
         file.set_len(DATA + size).context("sizing the backend's journal")?;
         file.write_all_at(unread, DATA).context("writing the backend's journal")?;
         file.write_all_at(&(unread.len() as u64).to_le_bytes(), HI).context("writing the backend's journal")?;
+        file.write_all_at(&SLOTS.to_le_bytes(), SLOT_COUNT).context("writing the backend's journal")?;
         Ok(Journal { file })
     }
 
@@ -89,14 +99,16 @@ impl Journal {
             self.file.read_exact_at(&mut line, slot * PAGE + 16).context("reading the backend's journal")?;
             remains.in_flight.push(line);
         }
-        let (from, to) = (handed.saturating_sub(base).min(size), hi.saturating_sub(base).min(size));
+        // Buffer positions of what was handed out and what was read, each within the buffer, and
+        // read never before handed out.
+        let size = size.min(MAX_CARRIED);
+        let from = handed.saturating_sub(base).min(size);
+        let to = hi.saturating_sub(base).clamp(from, size);
         let mut unread = vec![0; (size - from) as usize];
         self.file.read_exact_at(&mut unread, DATA + from).context("reading the backend's journal")?;
         // A read that completed just before the child died: its bytes are there, `hi` not yet moved.
-        let end = unread[(to - from) as usize..]
-            .iter()
-            .position(|&b| b == 0)
-            .map_or(unread.len(), |n| n + (to - from) as usize);
+        let read = (to - from) as usize;
+        let end = unread[read..].iter().position(|&b| b == 0).map_or(unread.len(), |n| n + read);
         unread.truncate(end);
         remains.unread = unread;
         Ok(remains)
@@ -149,5 +161,31 @@ mod tests {
         assert_eq!(r.in_flight, vec![b"{\"id\":0}\n".to_vec(), b"{\"id\":1}\n".to_vec()]);
         // Up to `hi`, plus the 3 bytes a read delivered that `hi` does not count yet.
         assert_eq!(r.unread, b"{\"id\":2}\n{\"id\":3}\n{\"i".to_vec());
+    }
+
+    #[test]
+    fn words_a_dead_child_garbled_are_bounded() {
+        let j = Journal::create(b"{\"id\":1}\n").unwrap();
+        // `hi` before `handed`, `base` past both, offsets past the end: nothing underflows or
+        // reads outside the buffer.
+        for (handed, hi, base) in [(100, 3, 0), (5, 1, 9), (u64::MAX, u64::MAX, 0), (0, u64::MAX, 0)] {
+            put(&j, HANDED, handed);
+            put(&j, HI, hi);
+            put(&j, BASE, base);
+            let r = j.remains().unwrap();
+            assert!(r.unread.len() as u64 <= INITIAL);
+        }
+        slot(&j, 0, b"x", 0);
+        put(&j, PAGE, u64::MAX); // a slot length past its page
+        put(&j, HANDED, 10);
+        assert!(j.remains().unwrap().in_flight.is_empty());
+    }
+
+    #[test]
+    fn the_header_names_the_slot_count() {
+        let j = Journal::create(b"").unwrap();
+        let mut b = [0u8; 8];
+        j.file.read_exact_at(&mut b, SLOT_COUNT).unwrap();
+        assert_eq!(u64::from_le_bytes(b), SLOTS);
     }
 }

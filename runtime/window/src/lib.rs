@@ -2,42 +2,21 @@
 //! `dlopen` only when it shows a window: GTK and WebKit pull in some 160 shared libraries, whose
 //! loading would otherwise triple the start-up of `--headless` runs.
 //!
-//! The interface is a small C ABI ([`AvConfig`], [`av_window_run`], [`av_window_send`],
-//! [`av_window_exit`]), versioned by [`ABI_VERSION`]. This crate knows nothing of Python: requests
-//! leave through `on_request`, and responses and events come back through `av_window_send`.
+//! The interface is the C ABI of `auroraview-window-abi`, defined there once for both sides. This
+//! crate knows nothing of Python: requests leave through `on_request`, and responses and events
+//! come back through `av_window_send`.
 
 pub mod protocol;
 mod shell;
 
-use std::ffi::{CStr, c_char, c_void};
+use auroraview_window_abi::{self as abi, ABI_VERSION, AvConfig, WindowHandle};
+use std::ffi::{CStr, c_char};
 
-/// Bumped whenever [`AvConfig`] or a function's signature changes.
-pub const ABI_VERSION: u32 = 1;
-
-#[repr(C)]
-pub struct AvConfig {
-    pub abi_version: u32,
-    /// UTF-8, NUL-terminated.
-    pub title: *const c_char,
-    pub width: u32,
-    pub height: u32,
-    pub resizable: bool,
-    pub debug: bool,
-    /// The directory served as `auroraview://localhost/`.
-    pub frontend_dir: *const c_char,
-    /// Passed back to every callback.
-    pub ctx: *mut c_void,
-    /// A message from the page (a JSON-RPC request or an event). Called on the main thread.
-    pub on_request: extern "C" fn(ctx: *mut c_void, data: *const u8, len: usize),
-    /// The window exists; `handle` is valid for `av_window_send` and `av_window_exit` from any
-    /// thread until the process exits.
-    pub on_started: extern "C" fn(ctx: *mut c_void, handle: *const shell::Handle),
-    /// The user closed the window: stop serving; call `av_window_exit` when done.
-    pub on_close_requested: extern "C" fn(ctx: *mut c_void),
-    /// When not null: answer `api.echo` in Rust (a benchmark baseline) and write `api.report`'s
-    /// params to this path.
-    pub bare_echo_report: *const c_char,
-}
+// The exported functions have exactly the types the runtime looks them up as.
+const _: abi::AbiVersionFn = av_window_abi_version;
+const _: abi::RunFn = av_window_run;
+const _: abi::SendFn = av_window_send;
+const _: abi::ExitFn = av_window_exit;
 
 /// The ABI version this library implements; the runtime checks it before anything else.
 #[unsafe(no_mangle)]
@@ -93,9 +72,10 @@ pub unsafe extern "C" fn av_window_run(config: *const AvConfig) -> i32 {
 /// # Safety
 /// `handle` must come from `on_started`; `data` must point to `len` bytes of UTF-8.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn av_window_send(handle: *const shell::Handle, data: *const u8, len: usize) {
-    // SAFETY: the caller guarantees both pointers.
-    let (handle, bytes) = unsafe { (&*handle, std::slice::from_raw_parts(data, len)) };
+pub unsafe extern "C" fn av_window_send(handle: *const WindowHandle, data: *const u8, len: usize) {
+    // SAFETY: the caller guarantees both pointers; every `WindowHandle` this library hands out is
+    // a `shell::Handle` (see `shell::Handle::as_abi`).
+    let (handle, bytes) = unsafe { (shell::Handle::from_abi(handle), std::slice::from_raw_parts(data, len)) };
     handle.send(&String::from_utf8_lossy(bytes));
 }
 
@@ -104,7 +84,7 @@ pub unsafe extern "C" fn av_window_send(handle: *const shell::Handle, data: *con
 /// # Safety
 /// `handle` must come from `on_started`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn av_window_exit(handle: *const shell::Handle, code: i32) {
-    // SAFETY: the caller guarantees the handle.
-    unsafe { &*handle }.exit(code);
+pub unsafe extern "C" fn av_window_exit(handle: *const WindowHandle, code: i32) {
+    // SAFETY: the caller guarantees the handle, which is a `shell::Handle` as in `av_window_send`.
+    unsafe { shell::Handle::from_abi(handle) }.exit(code);
 }

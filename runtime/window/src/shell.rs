@@ -4,6 +4,7 @@
 
 use crate::protocol;
 use anyhow::{Context, Result};
+use auroraview_window_abi::{OnCloseRequested, OnRequest, OnStarted, WindowHandle};
 use std::cell::RefCell;
 use std::ffi::c_void;
 use std::path::PathBuf;
@@ -66,6 +67,18 @@ pub struct Handle {
 }
 
 impl Handle {
+    /// The pointer the runtime holds: the ABI's opaque type, pointing at this `Handle`.
+    fn as_abi(&'static self) -> *const WindowHandle {
+        (self as *const Handle).cast()
+    }
+
+    /// # Safety
+    /// `handle` must come from [`Handle::as_abi`] (handles live until the process exits).
+    pub unsafe fn from_abi(handle: *const WindowHandle) -> &'static Handle {
+        // SAFETY: the caller guarantees `handle` is a leaked `Handle`.
+        unsafe { &*handle.cast::<Handle>() }
+    }
+
     pub fn send(&self, line: &str) {
         self.outbox.push(line);
     }
@@ -84,11 +97,31 @@ pub struct Settings {
     pub frontend: PathBuf,
 }
 
+/// The runtime's callbacks and the context they get back. Used on the window's thread only.
+#[derive(Clone, Copy)]
 pub struct Callbacks {
     pub ctx: *mut c_void,
-    pub on_request: extern "C" fn(*mut c_void, *const u8, usize),
-    pub on_started: extern "C" fn(*mut c_void, *const Handle),
-    pub on_close_requested: extern "C" fn(*mut c_void),
+    pub on_request: OnRequest,
+    pub on_started: OnStarted,
+    pub on_close_requested: OnCloseRequested,
+}
+
+impl Callbacks {
+    fn request(&self, body: &str) {
+        // SAFETY: the runtime gave `ctx` with these callbacks for the life of the window, and
+        // `body` is valid UTF-8 for the duration of the call.
+        unsafe { (self.on_request)(self.ctx, body.as_ptr(), body.len()) }
+    }
+
+    fn started(&self, handle: &'static Handle) {
+        // SAFETY: as in `request`; the handle is leaked, so it stays valid.
+        unsafe { (self.on_started)(self.ctx, handle.as_abi()) }
+    }
+
+    fn close_requested(&self) {
+        // SAFETY: as in `request`.
+        unsafe { (self.on_close_requested)(self.ctx) }
+    }
 }
 
 /// Creates the window and runs the event loop. Never returns on success: the process exits with
@@ -105,7 +138,6 @@ pub fn run(settings: Settings, cb: Callbacks) -> Result<()> {
     let ipc_open = open.clone();
     let ipc_ready = page_ready.clone();
     let ready_outbox = outbox.clone();
-    let (ctx, on_request) = (cb.ctx as usize, cb.on_request);
     let (window, webview) = build(&event_loop, &settings, move |body| {
         if body == "\u{1}ready" {
             *ipc_ready.borrow_mut() = true;
@@ -114,10 +146,10 @@ pub fn run(settings: Settings, cb: Callbacks) -> Result<()> {
             return;
         }
         if *ipc_open.borrow() {
-            on_request(ctx as *mut c_void, body.as_ptr(), body.len());
+            cb.request(&body);
         }
     })?;
-    (cb.on_started)(cb.ctx, handle);
+    cb.started(handle);
 
     let shutdown_proxy = event_loop.create_proxy();
     let mut closing = false;
@@ -141,7 +173,7 @@ pub fn run(settings: Settings, cb: Callbacks) -> Result<()> {
                 window.set_visible(false);
                 *open.borrow_mut() = false;
                 // The runtime ends Python's serving loop; code after show() runs, then it exits.
-                (cb.on_close_requested)(cb.ctx);
+                cb.close_requested();
                 let proxy = shutdown_proxy.clone();
                 std::thread::spawn(move || {
                     std::thread::sleep(SHUTDOWN_GRACE);

@@ -1,0 +1,63 @@
+//! The command line of a packed app. Everything not for the runtime is passed to Python as
+//! `sys.argv[1:]`.
+
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+
+pub const USAGE: &str = "\
+usage: APP [--headless] [-- ARGS...]
+
+  --headless   no window: read JSON-RPC requests from stdin, one per line, and write responses and
+               events to stdout, one per line; exit when stdin ends
+  --version    print the app's and the runtime's versions
+
+Environment: AURORAVIEW_CACHE_DIR (where the app is extracted), RUST_LOG=debug (or
+AURORAVIEW_LOG=debug) for diagnostics on stderr.";
+
+pub enum Command {
+    /// Show the window (or, `headless`, serve stdin/stdout). `python_child`: this process is the
+    /// child of `isolation = "process"`, always headless with Python in-process.
+    Run {
+        headless: bool,
+        python_child: bool,
+    },
+    /// `auroraview-pack dev`: run an app from its sources, described by this spec file.
+    Dev(PathBuf),
+    Help,
+    Version,
+    BenchInProcess(usize),
+    BenchBareWebView(PathBuf),
+}
+
+pub struct Args {
+    pub command: Command,
+    /// Passed to Python as `sys.argv[1:]`.
+    pub rest: Vec<String>,
+}
+
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args> {
+    let (mut headless, mut python_child) = (false, false);
+    let mut command = None;
+    let mut rest = Vec::new();
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--headless" => headless = true,
+            "--python-child" => python_child = true,
+            "--dev" => command = Some(Command::Dev(it.next().context("--dev takes a spec file")?.into())),
+            "--bench-in-process" => {
+                let n = it.next().and_then(|n| n.parse().ok()).context("--bench-in-process takes a number")?;
+                command = Some(Command::BenchInProcess(n));
+            }
+            "--bench-bare-webview" => {
+                let report = it.next().context("--bench-bare-webview takes a report path")?;
+                command = Some(Command::BenchBareWebView(report.into()));
+            }
+            "--help" | "-h" => return Ok(Args { command: Command::Help, rest }),
+            "--version" => return Ok(Args { command: Command::Version, rest }),
+            "--" => rest.extend(it.by_ref()),
+            _ => rest.push(a),
+        }
+    }
+    Ok(Args { command: command.unwrap_or(Command::Run { headless, python_child }), rest })
+}
