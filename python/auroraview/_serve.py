@@ -29,6 +29,7 @@ def serve(router: "Router", transport: "Any") -> None:
     Workers are started with ``_thread``: importing ``threading`` would cost start-up time.
     """
     state = {"running": 1, "started": 1}
+    limit = getattr(transport, "max_workers", MAX_WORKERS)
     lock = _thread.allocate_lock()
     all_done = _thread.allocate_lock()
     all_done.acquire()
@@ -53,7 +54,7 @@ def serve(router: "Router", transport: "Any") -> None:
 
     def start_worker() -> None:
         with lock:
-            if state["started"] >= MAX_WORKERS:
+            if state["started"] >= limit:
                 return
             state["started"] += 1
             state["running"] += 1
@@ -88,6 +89,8 @@ class StdioTransport:
         self._now = time.monotonic
         self._in = infile  # keeps the descriptor a journal reads from open
         self._journal = journal
+        #: A journal has a slot per worker: no more workers than slots.
+        self.max_workers = journal.slots if journal is not None else MAX_WORKERS
         self._control = control
         self._readline = journal.readline if journal is not None else infile.readline
         self._outfd = outfd
@@ -105,7 +108,9 @@ class StdioTransport:
         self._parked = False
         threading.Thread(target=self._watch, name="auroraview-watchdog", daemon=True).start()
         if control is not None:
-            threading.Thread(target=self._answer_heartbeats, name="auroraview-heartbeat", daemon=True).start()
+            threading.Thread(
+                target=self._answer_heartbeats, args=(control,), name="auroraview-heartbeat", daemon=True
+            ).start()
 
     @classmethod
     def from_process(cls) -> "StdioTransport":
@@ -128,14 +133,14 @@ class StdioTransport:
             os.set_inheritable(control, False)
         return cls(proto_in, proto_out, journal, control)
 
-    def _answer_heartbeats(self) -> None:
+    def _answer_heartbeats(self, control: int) -> None:
         import os
 
         while True:
             try:
-                if not os.read(self._control, 1):
+                if not os.read(control, 1):
                     return
-                os.write(self._control, b"p")
+                os.write(control, b"p")
             except OSError:
                 return
 
@@ -224,12 +229,11 @@ class StdioTransport:
 # The journal a supervised child keeps in memory it shares with its supervisor, so the child can
 # read the client's pipe and write its answers directly (no relay in between) and still have its
 # calls in flight failed, and its unread input handed to the next child, if it dies. The layout is
-# mirrored by the runtime's `journal.rs`: a page of little-endian u64 header words, a page per
-# worker slot, then the input buffer.
-_HANDED, _HI, _BASE, _WRITING = 0, 1, 2, 3  # header words
+# mirrored by the runtime's `supervisor/journal.rs`: a page of little-endian u64 header words, a
+# page per worker slot, then the input buffer. The supervisor writes the number of slots into the
+# header; it is defined there alone.
+_HANDED, _HI, _BASE, _WRITING, _SLOT_COUNT = 0, 1, 2, 3, 4  # header words
 _PAGE = 4096
-_SLOTS = MAX_WORKERS
-_DATA = _PAGE * (1 + _SLOTS)  # where the input buffer starts
 
 
 class Journal:
@@ -248,7 +252,15 @@ class Journal:
         import os
         import threading
 
-        self._meta = meta = mmap.mmap(fd, _DATA)
+        header = mmap.mmap(fd, _PAGE)
+        slots = memoryview(header).cast("Q")[_SLOT_COUNT]
+        header.close()
+        if not 1 <= slots <= MAX_WORKERS:
+            raise ValueError(f"auroraview: the journal has {slots} slots; this package serves 1 to {MAX_WORKERS}")
+        #: Workers at most: each needs a slot.
+        self.slots = slots
+        self._data = _PAGE * (1 + slots)  # where the input buffer starts
+        self._meta = meta = mmap.mmap(fd, self._data)
         # The whole file, not just the buffer: a mapping's offset must be a multiple of the
         # machine's page size, and this one can grow (resize) while `meta` stays as it is.
         self._buf = mmap.mmap(fd, os.fstat(fd).st_size)
@@ -260,13 +272,13 @@ class Journal:
         self._readv = os.readv
         self._infd = infd
         self._local = threading.local()
-        self._free = list(range(_SLOTS - 1, -1, -1))
+        self._free = list(range(slots - 1, -1, -1))
         self._slots_lock = threading.Lock()
 
     def _clear(self, start: int, end: int) -> None:
         """Zeroes the buffer's bytes ``start..end``."""
-        zero, buf = self._zero, self._buf
-        start, end = _DATA + start, _DATA + end
+        zero, buf, data = self._zero, self._buf, self._data
+        start, end = data + start, data + end
         while start < end:
             n = min(end - start, len(zero))
             buf[start : start + n] = zero[:n]
@@ -274,46 +286,46 @@ class Journal:
 
     def readline(self) -> bytes:
         """The next line (with its newline), or b"" at the end of input. Called by the leader only."""
-        words, buf = self.words, self._buf
+        words, buf, data = self.words, self._buf, self._data
         base = words[_BASE]
         handed, hi = words[_HANDED] - base, words[_HI] - base
         searched = handed  # no newline in handed..searched
         while True:
-            end = buf.find(b"\n", _DATA + searched, _DATA + hi) + 1
+            end = buf.find(b"\n", data + searched, data + hi) + 1
             if end:
-                line = buf[_DATA + handed : end]
+                line = buf[data + handed : end]
                 self._hold(line, base + handed)
-                words[_HANDED] = base + end - _DATA
+                words[_HANDED] = base + end - data
                 return line
             searched = hi
             if handed == hi and hi:
                 # Everything read was handed out: start again at the front.
                 if hi <= len(self._zero):
-                    buf[_DATA : _DATA + hi] = self._zero[:hi]
+                    buf[data : data + hi] = self._zero[:hi]
                 else:
                     self._clear(0, hi)
                 base += hi
                 words[_BASE] = base
                 handed = hi = searched = 0
-            elif _DATA + hi == len(buf):
+            elif data + hi == len(buf):
                 rest = hi - handed
                 if rest < handed:
                     # A partial line at the end of a full buffer moves to the front. Zeroing the
                     # front first keeps a gap of zeros after the new `hi` until the old copy goes.
                     self._clear(0, handed)
-                    buf[_DATA : _DATA + rest] = buf[_DATA + handed : _DATA + hi]
+                    buf[data : data + rest] = buf[data + handed : data + hi]
                     words[_BASE] = base + handed
                     self._clear(handed, hi)
                     base += handed
                     handed, hi, searched = 0, rest, rest
                 else:
                     self._view.release()
-                    buf.resize(_DATA + 2 * (len(buf) - _DATA))  # grows the shared file too
+                    buf.resize(data + 2 * (len(buf) - data))  # grows the shared file too
                     self._view = memoryview(buf)
                 continue
-            n = self._readv(self._infd, [self._view[_DATA + hi :]])
+            n = self._readv(self._infd, [self._view[data + hi :]])
             if n == 0:
-                line = buf[_DATA + handed : _DATA + hi]
+                line = buf[data + handed : data + hi]
                 if line:
                     self._hold(line, base + handed)
                     words[_HANDED] = base + hi

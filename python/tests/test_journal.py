@@ -9,19 +9,23 @@ import pytest
 from auroraview import _serve
 
 HEADER = struct.Struct("<4Q")
+# As the supervisor writes it into the header (runtime/src/supervisor/journal.rs).
+SLOTS = 64
+DATA = _serve._PAGE * (1 + SLOTS)
 
 
 def journal(data_size):
     fd = os.memfd_create("journal-test")
-    os.ftruncate(fd, _serve._DATA + data_size)
+    os.ftruncate(fd, DATA + data_size)
+    os.pwrite(fd, struct.pack("<Q", SLOTS), 4 * 8)
     reader, writer = os.pipe()
     return fd, _serve.Journal(os.dup(fd), reader), writer
 
 
 def state(fd):
     handed, hi, base, writing = HEADER.unpack(os.pread(fd, HEADER.size, 0))
-    size = os.fstat(fd).st_size - _serve._DATA
-    data = os.pread(fd, size, _serve._DATA)
+    size = os.fstat(fd).st_size - DATA
+    data = os.pread(fd, size, DATA)
     return handed, hi, base, data
 
 
@@ -53,7 +57,7 @@ def test_lines_come_out_whole_through_compaction_and_growth():
         j.answered()
     assert got == lines
     assert unread(fd) == b""
-    assert os.fstat(fd).st_size > _serve._DATA + 20000
+    assert os.fstat(fd).st_size > DATA + 20000
 
 
 @pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="Linux only")
@@ -79,3 +83,20 @@ def test_a_line_too_long_for_a_slot_is_held_as_its_id():
     slot = _serve._PAGE
     length = struct.unpack("<Q", os.pread(fd, 8, slot))[0]
     assert os.pread(fd, length, slot + 16) == b'{"id": "big"}'
+
+
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="Linux only")
+def test_the_slot_count_is_the_supervisors():
+    def with_slots(slots):
+        fd = os.memfd_create("journal-test")
+        os.ftruncate(fd, _serve._PAGE * (1 + max(slots, 1)) + 4096)
+        os.pwrite(fd, struct.pack("<Q", slots), 4 * 8)
+        reader, _ = os.pipe()
+        return _serve.Journal(os.dup(fd), reader)
+
+    j = with_slots(3)
+    assert j.slots == 3
+    assert sorted(j._free) == [0, 1, 2]
+    for bad in (0, _serve.MAX_WORKERS + 1):
+        with pytest.raises(ValueError, match="slots"):
+            with_slots(bad)

@@ -10,6 +10,8 @@
 use std::collections::HashMap;
 
 const MAGIC: &[u8; 8] = b"AVMODS01";
+/// The fixed part of an entry: kind, name and origin lengths, code and source offsets and lengths.
+const ENTRY_FIXED: usize = 1 + 2 + 2 + 8 + 4 + 8 + 4;
 pub const FILE_NAME: &str = "modules.avm";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +39,7 @@ pub fn encode(entries: &[Entry]) -> Vec<u8> {
     let mut entries: Vec<&Entry> = entries.iter().collect();
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     entries.dedup_by(|a, b| a.name == b.name);
-    let header_len: usize =
-        12 + entries.iter().map(|e| 1 + 2 + 2 + 8 + 4 + 8 + 4 + e.name.len() + e.origin.len()).sum::<usize>();
+    let header_len: usize = 12 + entries.iter().map(|e| ENTRY_FIXED + e.name.len() + e.origin.len()).sum::<usize>();
     let mut out = Vec::with_capacity(header_len + entries.iter().map(|e| e.code.len()).sum::<usize>());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
@@ -79,6 +80,11 @@ pub fn parse(bytes: &[u8]) -> Option<HashMap<String, Located>> {
         return None;
     }
     let count = u32::from_le_bytes(bytes[8..12].try_into().ok()?) as usize;
+    // Each entry takes at least its fixed fields: a count the bytes cannot hold is refused before
+    // anything is sized from it.
+    if count > (bytes.len() - 12) / ENTRY_FIXED {
+        return None;
+    }
     let mut at = 12;
     let mut map = HashMap::with_capacity(count);
     let u16_at =
@@ -96,7 +102,7 @@ pub fn parse(bytes: &[u8]) -> Option<HashMap<String, Located>> {
         let (name_len, origin_len) = (u16_at(at + 1)?, u16_at(at + 3)?);
         let (code_at, code_len) = (u64_at(at + 5)?, u32_at(at + 13)? as usize);
         let (src_at, src_len) = (u64_at(at + 17)?, u32_at(at + 25)?);
-        at += 29;
+        at += ENTRY_FIXED;
         let name = std::str::from_utf8(bytes.get(at..at + name_len)?).ok()?.to_string();
         let origin = std::str::from_utf8(bytes.get(at + name_len..at + name_len + origin_len)?).ok()?.to_string();
         at += name_len + origin_len;
@@ -141,5 +147,8 @@ mod tests {
         assert!(parse(&bytes[..bytes.len() - 1]).is_none(), "truncated data");
         assert!(parse(b"AVMODS00\0\0\0\0").is_none(), "bad magic");
         assert!(parse(&bytes[..20]).is_none(), "truncated entries");
+        let mut huge = bytes.clone();
+        huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(parse(&huge).is_none(), "an entry count the table cannot hold");
     }
 }
