@@ -3,22 +3,26 @@
 use crate::{Error, Result};
 use std::path::Path;
 
-/// Bumped whenever the layout or the meaning of a field changes.
-pub const FORMAT_VERSION: u32 = 1;
+/// Bumped whenever the layout or the meaning of a field changes. 2: the header carries the
+/// manifest's hash.
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER_MAGIC: [u8; 8] = *b"AVPKHEAD";
 const TRAILER_MAGIC: [u8; 8] = *b"AVPKTAIL";
-pub const HEADER_LEN: u64 = 40;
+pub const HEADER_LEN: u64 = 72;
 pub const TRAILER_LEN: u64 = 32;
 /// How far back from the end of the file the trailer is looked for. Room for a code signature.
 pub const SCAN_WINDOW: u64 = 1 << 20;
 
-/// Starts the overlay: the lengths of the three sections that follow it.
+/// Starts the overlay: the lengths of the three sections that follow it, and the BLAKE3 hash of
+/// the manifest (whose `content_hash` covers the index and payload), so no field of the manifest
+/// can change without the reader noticing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
     pub version: u32,
     pub manifest_len: u64,
     pub index_len: u64,
     pub payload_len: u64,
+    pub manifest_hash: [u8; 32],
 }
 
 impl Header {
@@ -30,6 +34,7 @@ impl Header {
         b[16..24].copy_from_slice(&self.manifest_len.to_le_bytes());
         b[24..32].copy_from_slice(&self.index_len.to_le_bytes());
         b[32..40].copy_from_slice(&self.payload_len.to_le_bytes());
+        b[40..72].copy_from_slice(&self.manifest_hash);
         b
     }
 
@@ -41,7 +46,13 @@ impl Header {
         if version != FORMAT_VERSION {
             return Err(Error::Version { path: path.into(), found: version, expected: FORMAT_VERSION });
         }
-        Ok(Header { version, manifest_len: u64_at(b, 16), index_len: u64_at(b, 24), payload_len: u64_at(b, 32) })
+        Ok(Header {
+            version,
+            manifest_len: u64_at(b, 16),
+            index_len: u64_at(b, 24),
+            payload_len: u64_at(b, 32),
+            manifest_hash: b[40..72].try_into().unwrap(),
+        })
     }
 
     /// Bytes from the start of the header to the end of the payload.

@@ -11,6 +11,7 @@
 //!
 //! This crate must stay free of wry and PyO3: the packer links it without either.
 
+mod cache;
 pub mod dev;
 mod entry;
 mod error;
@@ -31,12 +32,4 @@ pub use payload::{Content, Frame, FrameBuilder, SourceFile, is_executable, valid
 pub use reader::{Extracted, Overlay};
 pub use writer::{OverlayParts, write_executable};
 
-/// Where AuroraView caches extracted apps and pack frames: `AURORAVIEW_CACHE_DIR` when set and not
-/// empty, else the user's cache directory (`~/.cache/AuroraView` on Linux).
-pub fn cache_root() -> std::path::PathBuf {
-    std::env::var_os("AURORAVIEW_CACHE_DIR")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from)
-        .or_else(|| dirs::cache_dir().map(|d| d.join("AuroraView")))
-        .unwrap_or_else(|| std::env::temp_dir().join("AuroraView"))
-}
+pub use cache::{cache_root, check_owned, private_dir};

@@ -6,7 +6,11 @@ use crate::manifest::{IndexEntry, Manifest};
 use crate::payload::validate_entry_path;
 use crate::{Error, Result};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
-use std::path::{Component, Path, PathBuf};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// The decompressed index at most, whatever the manifest says.
+const MAX_INDEX: u64 = 256 << 20;
 
 /// An opened overlay: its location in the file and its parsed manifest.
 #[derive(Debug, Clone)]
@@ -66,6 +70,9 @@ impl Overlay {
         }
         let mut manifest_bytes = vec![0u8; header.manifest_len as usize];
         file.read_exact(&mut manifest_bytes)?;
+        if *blake3::hash(&manifest_bytes).as_bytes() != header.manifest_hash {
+            return Err(Error::corrupt(path, "the manifest does not match its hash (it was changed after packing)"));
+        }
         let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
             .map_err(|e| Error::corrupt(path, format!("manifest is not valid: {e}")))?;
         Ok(Overlay { path: path.to_path_buf(), header_offset, header, manifest })
@@ -98,10 +105,15 @@ impl Overlay {
         file.seek(SeekFrom::Start(self.index_offset()))?;
         let mut compressed = vec![0u8; self.header.index_len as usize];
         file.read_exact(&mut compressed)?;
+        // The manifest says how many entries there are; a path is at most a few KiB.
+        let limit = self.manifest.entry_count.saturating_add(1).saturating_mul(8 << 10).min(MAX_INDEX);
         let mut json = Vec::new();
         zstd::stream::read::Decoder::new(compressed.as_slice())
-            .and_then(|mut d| d.read_to_end(&mut json))
+            .and_then(|d| d.take(limit + 1).read_to_end(&mut json))
             .map_err(|e| Error::corrupt(&self.path, format!("index does not decompress: {e}")))?;
+        if json.len() as u64 > limit {
+            return Err(Error::corrupt(&self.path, format!("the index is larger than {limit} bytes")));
+        }
         serde_json::from_slice(&json).map_err(|e| Error::corrupt(&self.path, format!("index is not valid: {e}")))
     }
 
@@ -112,9 +124,13 @@ impl Overlay {
         self.check_hash(reader.hasher)
     }
 
-    /// Extracts every entry below `dest` (which must exist). Entry paths and link targets are
-    /// validated; the content hash is checked as the payload streams through. On error, `dest` may
-    /// hold a partial tree: the caller extracts into a temporary directory and discards it.
+    /// Extracts every entry below `dest` (which must exist), writing nothing outside it. The overlay
+    /// holds regular files and directories only: links of any kind are refused, files are created
+    /// new (an existing file or link in the way is an error, never followed), every directory on
+    /// the way is checked to be a real directory, and modes are 0644/0755 whatever the umask. What
+    /// is written is bounded by the manifest's entry count and unpacked size. The content hash is
+    /// checked as the payload streams through. On error, `dest` may hold a partial tree: the caller
+    /// extracts into a temporary directory and discards it.
     pub fn extract_to(&self, dest: &Path) -> Result<Extracted> {
         let mut reader = self.section_reader()?;
         io::copy(&mut (&mut reader).take(self.header.index_len), &mut io::sink())?;
@@ -122,15 +138,30 @@ impl Overlay {
         let mut decoder =
             zstd::stream::read::Decoder::with_buffer(BufReader::new((&mut reader).take(self.header.payload_len)))
                 .map_err(corrupt)?;
-        let mut stats = Extracted::default();
+        let mut writer = TreeWriter {
+            overlay: self,
+            dest,
+            dirs: HashSet::new(),
+            stats: Extracted::default(),
+            entries_left: self.manifest.entry_count.saturating_mul(2).saturating_add(16),
+        };
         {
             let mut archive = tar::Archive::new(&mut decoder);
             archive.set_ignore_zeros(true);
-            archive.set_preserve_mtime(false);
             for entry in archive.entries().map_err(corrupt)? {
                 let mut entry = entry.map_err(corrupt)?;
-                self.unpack_entry(&mut entry, dest, &mut stats)?;
+                writer.entry(&mut entry)?;
             }
+        }
+        let stats = writer.stats;
+        if stats.files != self.manifest.entry_count || stats.bytes != self.manifest.unpacked_size {
+            return Err(Error::corrupt(
+                &self.path,
+                format!(
+                    "the payload holds {} files of {} bytes, the manifest says {} of {}",
+                    stats.files, stats.bytes, self.manifest.entry_count, self.manifest.unpacked_size
+                ),
+            ));
         }
         // Whatever the tar reader left unread still counts toward the hash.
         io::copy(&mut decoder, &mut io::sink()).map_err(corrupt)?;
@@ -138,44 +169,6 @@ impl Overlay {
         io::copy(&mut reader, &mut io::sink())?;
         self.check_hash(reader.hasher)?;
         Ok(stats)
-    }
-
-    fn unpack_entry<R: Read>(&self, entry: &mut tar::Entry<R>, dest: &Path, stats: &mut Extracted) -> Result<()> {
-        let raw = entry.path_bytes();
-        let name = std::str::from_utf8(&raw)
-            .map_err(|_| self.unsafe_entry(String::from_utf8_lossy(&raw).into_owned(), "path is not UTF-8"))?
-            .trim_end_matches('/')
-            .to_owned();
-        validate_entry_path(&name).map_err(|why| self.unsafe_entry(name.clone(), why))?;
-        let target = dest.join(&name);
-        let kind = entry.header().entry_type();
-        match kind {
-            tar::EntryType::Directory => {
-                fs_err::create_dir_all(&target)?;
-                return Ok(());
-            }
-            tar::EntryType::Regular | tar::EntryType::Continuous => {}
-            tar::EntryType::Symlink => {
-                let link = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| self.unsafe_entry(name.clone(), "symlink without a target"))?;
-                let link = std::str::from_utf8(&link)
-                    .map_err(|_| self.unsafe_entry(name.clone(), "symlink target is not UTF-8"))?
-                    .to_owned();
-                if !link_stays_inside(&name, &link) {
-                    return Err(self.unsafe_entry(name, "symlink points outside the tree"));
-                }
-            }
-            tar::EntryType::Link => return Err(self.unsafe_entry(name, "hard links are not allowed")),
-            _ => return Err(self.unsafe_entry(name, "unsupported entry type")),
-        }
-        if let Some(parent) = target.parent() {
-            fs_err::create_dir_all(parent)?;
-        }
-        entry.unpack(&target).map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", target.display())))?;
-        stats.files += 1;
-        stats.bytes += entry.header().size().unwrap_or(0);
-        Ok(())
     }
 
     fn unsafe_entry(&self, entry: String, why: &'static str) -> Error {
@@ -202,27 +195,123 @@ impl Overlay {
     }
 }
 
-/// Whether a symlink at `entry` with target `link` resolves (lexically) inside the tree.
-fn link_stays_inside(entry: &str, link: &str) -> bool {
-    let link_path = Path::new(link);
-    if link.is_empty() || link_path.is_absolute() || link.starts_with('/') {
-        return false;
-    }
-    let mut depth: Vec<&str> = entry.split('/').collect();
-    depth.pop();
-    for c in link_path.components() {
-        match c {
-            Component::Normal(p) => depth.push(p.to_str().unwrap_or("")),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if depth.pop().is_none() {
-                    return false;
-                }
-            }
-            Component::RootDir | Component::Prefix(_) => return false,
+/// Writes one extraction's entries below `dest`.
+struct TreeWriter<'a> {
+    overlay: &'a Overlay,
+    dest: &'a Path,
+    /// Directories below `dest` known to be real directories (created here or checked).
+    dirs: HashSet<PathBuf>,
+    stats: Extracted,
+    /// Entries (files and directories) still allowed.
+    entries_left: u64,
+}
+
+impl TreeWriter<'_> {
+    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<()> {
+        let o = self.overlay;
+        let raw = entry.path_bytes();
+        let name = std::str::from_utf8(&raw)
+            .map_err(|_| o.unsafe_entry(String::from_utf8_lossy(&raw).into_owned(), "path is not UTF-8"))?
+            .trim_end_matches('/')
+            .to_owned();
+        validate_entry_path(&name).map_err(|why| o.unsafe_entry(name.clone(), why))?;
+        if self.entries_left == 0 {
+            return Err(Error::corrupt(&o.path, "the payload holds more entries than the manifest says"));
         }
+        self.entries_left -= 1;
+        let rel = Path::new(&name);
+        match entry.header().entry_type() {
+            tar::EntryType::Directory => return self.directory(rel),
+            tar::EntryType::Regular | tar::EntryType::Continuous => {}
+            tar::EntryType::Symlink => return Err(o.unsafe_entry(name, "links are not allowed")),
+            tar::EntryType::Link => return Err(o.unsafe_entry(name, "hard links are not allowed")),
+            _ => return Err(o.unsafe_entry(name, "unsupported entry type")),
+        }
+        if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
+            self.directory(parent)?;
+        }
+        let size = entry.header().size().map_err(|e| Error::corrupt(&o.path, format!("entry `{name}`: {e}")))?;
+        let budget = o.manifest.unpacked_size.saturating_sub(self.stats.bytes);
+        if size > budget {
+            return Err(Error::corrupt(&o.path, format!("entry `{name}` is larger than the manifest's unpacked size")));
+        }
+        let executable = entry.header().mode().map(|m| m & 0o111 != 0).unwrap_or(false);
+        let target = self.dest.join(rel);
+        let mut file = create_new(&target, if executable { 0o755 } else { 0o644 })?;
+        let written = io::copy(&mut entry.take(size), &mut file)
+            .map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", target.display())))?;
+        if written != size {
+            return Err(Error::corrupt(&o.path, format!("entry `{name}` is truncated")));
+        }
+        self.stats.files += 1;
+        self.stats.bytes += size;
+        Ok(())
     }
-    true
+
+    /// Makes sure `rel` and each directory above it below `dest` is a real directory, creating the
+    /// missing ones (0755 whatever the umask); a file or link in the way is an error.
+    fn directory(&mut self, rel: &Path) -> Result<()> {
+        let mut at = PathBuf::new();
+        for part in rel.components() {
+            at.push(part);
+            if self.dirs.contains(&at) {
+                continue;
+            }
+            let path = self.dest.join(&at);
+            match fs_err::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(self.overlay.unsafe_entry(
+                        at.display().to_string(),
+                        "a file or link is in the way of a directory of the tree",
+                    ));
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => create_dir(&path)?,
+                Err(e) => return Err(e.into()),
+            }
+            self.dirs.insert(at.clone());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn create_dir(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .mode(0o755)
+        .create(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("creating {}: {e}", path.display())))?;
+    // The umask may have taken bits away, never added them; set exactly.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+}
+
+#[cfg(not(unix))]
+fn create_dir(path: &Path) -> io::Result<()> {
+    fs_err::create_dir(path)
+}
+
+/// Creates `path` as a new file with `mode`. `create_new` (`O_CREAT | O_EXCL`) never opens an
+/// existing file and never follows a link left at `path`: it fails instead.
+#[cfg_attr(not(unix), allow(unused_variables))]
+fn create_new(path: &Path, mode: u32) -> io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode);
+    }
+    let file = options.open(path).map_err(|e| {
+        let what = if e.kind() == io::ErrorKind::AlreadyExists { " (a file or link is already there)" } else { "" };
+        io::Error::new(e.kind(), format!("creating {}{what}: {e}", path.display()))
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(file)
 }
 
 struct HashingReader<R> {
@@ -235,19 +324,5 @@ impl<R: Read> Read for HashingReader<R> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
         Ok(n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::link_stays_inside;
-
-    #[test]
-    fn links_that_leave_the_tree_are_refused() {
-        assert!(link_stays_inside("a/b", "c"));
-        assert!(link_stays_inside("a/b", "../c"));
-        assert!(!link_stays_inside("a/b", "../../c"));
-        assert!(!link_stays_inside("a", "/etc/passwd"));
-        assert!(!link_stays_inside("a/b", "x/../../../y"));
     }
 }

@@ -50,6 +50,7 @@ pub fn encode(parts: OverlayParts, header_offset: u64) -> Result<Encoded> {
         manifest_len: manifest_bytes.len() as u64,
         index_len: index_bytes.len() as u64,
         payload_len,
+        manifest_hash: *blake3::hash(&manifest_bytes).as_bytes(),
     };
     let overlay_len = header.body_len().expect("lengths fit in u64") + TRAILER_LEN;
     let trailer = Trailer { version: FORMAT_VERSION, header_offset, overlay_len };

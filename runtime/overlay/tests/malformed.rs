@@ -249,13 +249,103 @@ fn absolute_entry_is_refused() {
 }
 
 #[test]
-fn symlink_leaving_the_tree_is_refused() {
+fn links_are_refused_even_inside_the_tree() {
+    for (name, target) in [("python/escape", "../../etc"), ("python/inside", "../frontend")] {
+        let frame = raw_tar_frame(|t| {
+            let mut h = header(tar::EntryType::Symlink, 0);
+            t.append_link(&mut h, name, target).unwrap();
+        });
+        let e = extract_err(frame);
+        assert!(matches!(e, Error::UnsafeEntry { why, .. } if why.contains("links")), "{e}");
+    }
+}
+
+/// The chain that made every link look harmless alone: `x -> .`, then a link reached through
+/// `x/x/...` that climbs out, then a file written through it.
+#[test]
+fn a_link_chain_writes_nothing_outside() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside");
+    fs_err::create_dir(&outside).unwrap();
     let frame = raw_tar_frame(|t| {
         let mut h = header(tar::EntryType::Symlink, 0);
-        t.append_link(&mut h, "python/escape", "../../etc").unwrap();
+        t.append_link(&mut h, "x", ".").unwrap();
+        let mut h = header(tar::EntryType::Symlink, 0);
+        t.append_link(&mut h, "x/x/x/L", "../..").unwrap();
+        let mut h = header(tar::EntryType::Regular, 4);
+        let target = format!("L{}/planted", outside.display());
+        t.append_data(&mut h, target.trim_start_matches('/'), &b"evil"[..]).unwrap();
+    });
+    let exe = packed(dir.path(), vec![frame]);
+    let dest = dir.path().join("x");
+    fs_err::create_dir(&dest).unwrap();
+    let e = Overlay::open(&exe).unwrap().extract_to(&dest).unwrap_err();
+    assert!(matches!(e, Error::UnsafeEntry { .. }), "{e}");
+    assert!(!outside.join("planted").exists());
+    assert_eq!(fs_err::read_dir(&dest).unwrap().count(), 0, "nothing extracted");
+}
+
+/// `extract OUT` into a directory someone prepared: a link already there is never followed.
+#[test]
+fn a_link_planted_in_the_destination_is_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = sample(dir.path());
+    let outside = dir.path().join("outside");
+    fs_err::create_dir(&outside).unwrap();
+    for planted in ["python", "frontend/index.html"] {
+        let dest = dir.path().join(format!("dest-{}", planted.replace('/', "-")));
+        fs_err::create_dir_all(dest.join("frontend")).unwrap();
+        std::os::unix::fs::symlink(&outside, dest.join(planted)).unwrap();
+        let e = Overlay::open(&exe).unwrap().extract_to(&dest).unwrap_err();
+        assert!(e.to_string().contains(planted.split('/').next().unwrap()), "{e}");
+        assert_eq!(fs_err::read_dir(&outside).unwrap().count(), 0, "{planted}: wrote through the link");
+    }
+}
+
+#[test]
+fn a_payload_larger_than_the_manifest_says_is_refused() {
+    let frame = raw_tar_frame(|t| {
+        let mut h = header(tar::EntryType::Regular, 4);
+        t.append_data(&mut h, "python/big", &b"1234"[..]).unwrap();
     });
     let e = extract_err(frame);
-    assert!(matches!(e, Error::UnsafeEntry { why, .. } if why.contains("outside")), "{e}");
+    assert!(e.to_string().contains("larger than the manifest"), "{e}");
+}
+
+#[test]
+fn extracted_modes_ignore_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let exe = sample(dir.path());
+    let dest = dir.path().join("x");
+    fs_err::create_dir(&dest).unwrap();
+    // SAFETY: umask only changes this process's file-creation mask; tests in this binary that
+    // create files concurrently at most get narrower modes than they asked for, never wider.
+    let old = unsafe { libc_umask(0) };
+    let result = Overlay::open(&exe).unwrap().extract_to(&dest);
+    unsafe { libc_umask(old) };
+    result.unwrap();
+    for entry in walkdir(&dest) {
+        let mode = fs_err::symlink_metadata(&entry).unwrap().permissions().mode();
+        assert_eq!(mode & 0o022, 0, "{} is writable by others: {mode:o}", entry.display());
+    }
+}
+
+unsafe extern "C" {
+    #[link_name = "umask"]
+    fn libc_umask(mask: u32) -> u32;
+}
+
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs_err::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        }
+        out.push(p);
+    }
+    out
 }
 
 #[test]
@@ -288,4 +378,30 @@ fn a_packed_file_used_as_stub_is_not_packed_twice() {
     .unwrap();
     let o = Overlay::open(&again).unwrap();
     assert_eq!(o.header_offset(), b"#!/bin/sh\necho stub\n".len() as u64);
+}
+
+#[test]
+fn an_edited_manifest_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = sample(dir.path());
+    rewrite(&exe, |b| {
+        let at = b.windows(11).position(|w| w == br#""name": "t""#).expect("the app's name in the manifest");
+        b[at + 9] = b'u';
+    });
+    let e = Overlay::open(&exe).unwrap_err();
+    assert!(e.to_string().contains("does not match its hash"), "{e}");
+}
+
+/// A small index section that decompresses to far more than its entry count needs is cut off at
+/// the bound instead of being read whole.
+#[test]
+fn an_index_that_decompresses_past_its_bound_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut f = frame(&[("python/main.py", b"print(1)")]);
+    f.index[0].path = "a".repeat(1 << 20);
+    let exe = packed(dir.path(), vec![f]);
+    let o = Overlay::open(&exe).unwrap();
+    assert!(o.header().index_len < 4096, "compressed, the index is small");
+    let e = o.index().unwrap_err();
+    assert!(e.to_string().contains("larger than"), "{e}");
 }

@@ -2,9 +2,13 @@
 //! `<cache>/AuroraView/python/<app>/<hash>/` (`AURORAVIEW_CACHE_DIR` replaces `<cache>/AuroraView`).
 //!
 //! Extract into a temporary sibling under an exclusive lock, rename into place, then write the
-//! completion marker. A warm start only stats the marker. A tree without a marker (a killed first
-//! launch) is redone. Each running process holds a shared lock on its version, so cleaning up old
-//! versions never removes files from under a running app.
+//! completion marker. A warm start only stats the marker and checks who owns the tree. A tree
+//! without a marker (a killed first launch) is redone. Each running process holds a shared lock on
+//! its version, so cleaning up old versions never removes files from under a running app.
+//!
+//! The cache is trusted only as far as it is private: each of its directories must belong to this
+//! user and be writable by nobody else (`auroraview_overlay::private_dir`), or the app refuses to
+//! run code from it.
 
 use anyhow::{Context, Result};
 use auroraview_overlay::Overlay;
@@ -27,7 +31,11 @@ fn short_hash(content_hash: &str) -> &str {
 
 pub fn ensure(overlay: &Overlay) -> Result<Extracted> {
     let m = overlay.manifest();
-    let app_dir = auroraview_overlay::cache_root().join("python").join(&m.app.name);
+    let root = auroraview_overlay::cache_root();
+    let app_dir = root.join("python").join(&m.app.name);
+    for dir in [&root, &root.join("python"), &app_dir] {
+        auroraview_overlay::private_dir(dir).context("preparing the extraction cache")?;
+    }
     let hash = short_hash(&m.content_hash);
     let dest = app_dir.join(hash);
     let in_use_path = app_dir.join(format!("{hash}.lock"));
@@ -38,23 +46,21 @@ pub fn ensure(overlay: &Overlay) -> Result<Extracted> {
         in_use.lock_shared().with_context(|| format!("locking {}", in_use_path.display()))?;
         // Still there once locked: a cleanup could only have removed it before we held the lock.
         if dest.join(MARKER).is_file() {
+            auroraview_overlay::check_owned(&dest).context("checking the extracted app")?;
             return Ok(Extracted { root: dest, _in_use: in_use });
         }
     }
 
-    fs_err::create_dir_all(&app_dir).with_context(|| {
-        "creating the extraction cache; set AURORAVIEW_CACHE_DIR to a writable directory".to_string()
-    })?;
     let lock_path = app_dir.join(".lock");
-    let lock = fs_err::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+    let lock = private_file(&lock_path)?;
     lock.file().lock().with_context(|| format!("locking {}", lock_path.display()))?;
 
     if !dest.join(MARKER).is_file() {
         let started = std::time::Instant::now();
-        extract_locked(overlay, &app_dir, &dest)?;
+        extract_locked(overlay, &app_dir, &dest).map_err(|e| disk_full_hint(e, &app_dir))?;
         tracing::debug!("extracted in {:.1} ms (first run)", started.elapsed().as_secs_f64() * 1e3);
     }
-    let in_use = fs_err::OpenOptions::new().create(true).truncate(false).write(true).open(&in_use_path)?.into_parts().0;
+    let in_use = private_file(&in_use_path)?.into_parts().0;
     in_use.lock_shared().with_context(|| format!("locking {}", in_use_path.display()))?;
     collect_garbage(&app_dir, hash);
     drop(lock);
@@ -69,15 +75,53 @@ fn extract_locked(overlay: &Overlay, app_dir: &Path, dest: &Path) -> Result<()> 
     remove_temporaries(app_dir);
     let tmp =
         app_dir.join(format!(".tmp-{}-{}", dest.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
-    fs_err::create_dir_all(&tmp)?;
+    create_tree_dir(&tmp)?;
     if let Err(e) = overlay.extract_to(&tmp) {
         let _ = fs_err::remove_dir_all(&tmp);
         return Err(e.into());
     }
     fs_err::rename(&tmp, dest)?;
     // No fsync: on ext4 it would flush the whole tree and triple the cold start.
-    fs_err::File::create(dest.join(MARKER))?;
+    private_file(&dest.join(MARKER))?;
     Ok(())
+}
+
+/// Opens (creating if missing) a file of the cache that only this user may write, whatever the
+/// umask.
+pub fn private_file(path: &Path) -> Result<fs_err::File> {
+    use fs_err::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::PermissionsExt;
+    let file = fs_err::OpenOptions::new().create(true).truncate(false).write(true).mode(0o644).open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    Ok(file)
+}
+
+/// The extracted tree's top directory: 0755 whatever the umask, like everything extracted.
+fn create_tree_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().mode(0o755).create(dir).with_context(|| format!("creating {}", dir.display()))?;
+    fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+/// A full disk says so, keeps the OS's own words, and says where to go instead.
+fn disk_full_hint(e: anyhow::Error, app_dir: &Path) -> anyhow::Error {
+    let full = e.chain().any(|c| {
+        let io = c.downcast_ref::<std::io::Error>().or_else(|| match c.downcast_ref::<auroraview_overlay::Error>() {
+            Some(auroraview_overlay::Error::Io(io)) => Some(io),
+            _ => None,
+        });
+        io.is_some_and(|io| io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(libc::ENOSPC))
+    });
+    if full {
+        e.context(format!(
+            "extracting the app into {} failed: the disk is full
+hint: free some space there, or set AURORAVIEW_CACHE_DIR to a directory on a disk with room",
+            app_dir.display()
+        ))
+    } else {
+        e
+    }
 }
 
 fn remove_temporaries(app_dir: &Path) {

@@ -77,7 +77,11 @@ fn version_of(python: &Path, memo: Option<&Path>) -> Option<((u32, u32), PathBuf
             remembered.lines().filter(|l| !l.starts_with(&format!("{}\t", python.display()))).collect();
         let line = format!("{stamp}\t{}.{}\t{}", version.0, version.1, real.display());
         kept.push(&line);
-        let _ = std::fs::write(m, kept.join("\n") + "\n");
+        // Only this user may write it: it names the program the app will start.
+        if let Ok(mut f) = super::extract::private_file(m) {
+            use std::io::Write;
+            let _ = f.set_len(0).and_then(|()| f.write_all((kept.join("\n") + "\n").as_bytes()));
+        }
     }
     Some((version, real))
 }
