@@ -45,7 +45,10 @@ fn create_private(dir: &Path) -> io::Result<()> {
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| {
         io::Error::new(
             e.kind(),
-            format!("creating {}: {e}\nhint: set AURORAVIEW_CACHE_DIR to a writable directory of your own", dir.display()),
+            format!(
+                "creating {}: {e}\nhint: set AURORAVIEW_CACHE_DIR to a writable directory of your own",
+                dir.display()
+            ),
         )
     })
 }

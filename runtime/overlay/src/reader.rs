@@ -5,8 +5,8 @@ use crate::format::{HEADER_LEN, Header, SCAN_WINDOW, TRAILER_LEN, Trailer};
 use crate::manifest::{IndexEntry, Manifest};
 use crate::payload::validate_entry_path;
 use crate::{Error, Result};
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::collections::HashSet;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// The decompressed index at most, whatever the manifest says.
