@@ -85,6 +85,7 @@ struct RawPython {
     heartbeat_timeout: Option<f64>,
     home: Option<String>,
     embedded_fallback: Option<bool>,
+    system_site_packages: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -176,6 +177,7 @@ pub struct Python {
     pub heartbeat_timeout_ms: u64,
     pub home: Option<String>,
     pub embedded_fallback: bool,
+    pub system_site_packages: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -576,6 +578,7 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
             heartbeat_timeout_ms,
             home: p.home,
             embedded_fallback: p.embedded_fallback.unwrap_or(false),
+            system_site_packages: p.system_site_packages.unwrap_or(false),
         },
         collect,
         env: raw.env,
@@ -716,6 +719,7 @@ mod reference_tests {
         "python.heartbeat_timeout",
         "python.home",
         "python.embedded_fallback",
+        "python.system_site_packages",
         "hooks.collect",
         "env",
         "license.type",
@@ -748,7 +752,11 @@ mod reference_tests {
             let value = match *key {
                 "app.name" => "\"x\"".to_string(),
                 "window.width" | "window.height" | "python.max_restarts" | "python.heartbeat_timeout" => "10".into(),
-                "window.resizable" | "window.debug" | "python.filesystem_importer" | "python.embedded_fallback" => {
+                "window.resizable"
+                | "window.debug"
+                | "python.filesystem_importer"
+                | "python.embedded_fallback"
+                | "python.system_site_packages" => {
                     "true".into()
                 }
                 "frontend.path" => "\"frontend\"".into(),

@@ -189,12 +189,17 @@ impl App<'_> {
     fn child(&self, fallback: bool) -> Result<supervisor::Settings> {
         let manifest = self.manifest;
         let (program, args) = if manifest.python.strategy == Strategy::System || fallback {
-            // A fallback takes whatever Python 3 is there: the app's own minor version was not found.
-            let minimum = if fallback { "3.8" } else { &manifest.python.version };
+            // A fallback takes whatever Python 3 is there: the app's own minor version was not
+            // found (`embedded_fallback` is for apps whose packages are pure Python).
+            let wanted = if fallback {
+                machine_python::Wanted::AtLeast("3.8")
+            } else {
+                machine_python::Wanted::Exactly(&manifest.python.version)
+            };
             let memo = self.layout.root.join(".system-python");
-            let python = machine_python::find(manifest, minimum, Some(&memo))?;
-            let mut args: Vec<std::ffi::OsString> = vec!["-s".into()];
-            args.extend(supervisor::python_child_args(self.entry, &self.layout.python));
+            let python = machine_python::find(manifest, wanted, Some(&memo))?;
+            let mut args = supervisor::isolated_python_args(manifest.python.system_site_packages);
+            args.extend(crate::app::entry_words(self.entry, &self.layout.python));
             args.extend(self.rest.iter().map(Into::into));
             (python, args)
         } else {

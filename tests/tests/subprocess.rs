@@ -63,7 +63,7 @@ fn system_strategy_names_what_it_searched_when_no_python_fits() {
     let out = headless_command(&exe, cache.path()).stdin(std::process::Stdio::null()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("python-that-does-not-exist") && stderr.contains("3.11 or newer"), "{stderr}");
+    assert!(stderr.contains("python-that-does-not-exist") && stderr.contains("no Python 3.11 found"), "{stderr}");
     assert!(stderr.contains("searched"), "{stderr}");
 }
 
@@ -259,4 +259,67 @@ fn crashes_under_pipelined_load_leave_no_call_unanswered() {
         // Only calls a dying child had started fail: at most one per worker and crash.
         assert!(failed <= 2 * 64, "{config}: {failed} calls failed");
     }
+}
+
+/// An app for the machine's Python that says what it can import.
+fn site_probe(extra: &str) -> (Project, std::path::PathBuf) {
+    let p = Project::new();
+    p.write(
+        "main.py",
+        "import importlib.util, sys\nfrom auroraview import WebView\n\ndef run():\n    v = WebView()\n    v.bind_call('api.can_import', lambda name: importlib.util.find_spec(name) is not None)\n    v.bind_call('api.version', lambda: '%d.%d' % sys.version_info[:2])\n    v.show()\n",
+    );
+    p.config(&format!("[app]\nname = \"site-probe\"\n[python]\nstrategy = \"system\"\n{extra}\n"));
+    let exe = p.pack();
+    (p, exe)
+}
+
+#[test]
+fn system_sees_only_what_it_packed_unless_the_config_opts_in() {
+    // ci/setup installs pytest into the machine's Python 3.11, the one `system` apps run on here.
+    let out = Command::new("python3.11").args(["-c", "import pytest"]).output().unwrap();
+    assert!(out.status.success(), "the machine's python3.11 needs pytest for this test");
+    let cache = tempfile::tempdir().unwrap();
+    let (_p, exe) = site_probe("");
+    let mut app = Headless::start(&exe, cache.path());
+    assert_eq!(app.call("api.version", Value::Null)["result"], "3.11");
+    assert_eq!(app.call("api.can_import", json!(["auroraview"]))["result"], true);
+    assert_eq!(app.call("api.can_import", json!(["json"]))["result"], true);
+    let pytest = app.call("api.can_import", json!(["pytest"]));
+    assert_eq!(pytest["result"], false, "the machine's site-packages are hidden: {pytest}\n{}", app.stderr());
+    assert_eq!(app.finish().0, 0);
+
+    let (_p, exe) = site_probe("system_site_packages = true");
+    let mut app = Headless::start(&exe, cache.path());
+    assert_eq!(app.call("api.can_import", json!(["pytest"]))["result"], true);
+    assert_eq!(app.finish().0, 0);
+}
+
+#[test]
+fn system_refuses_a_python_of_another_minor_version() {
+    let Some(other) = other_minor_python() else {
+        panic!("this test needs a CPython 3.8+ of a minor version other than 3.11 under ~/.pyenv/versions");
+    };
+    let (_p, exe) = site_probe(&format!("interpreter = \"{}\"", other.display()));
+    let cache = tempfile::tempdir().unwrap();
+    let out = headless_command(&exe, cache.path()).stdin(std::process::Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no Python 3.11 found") && stderr.contains(&other.display().to_string()), "{stderr}");
+}
+
+/// A `python3` of another minor version than the runtime's 3.11.
+fn other_minor_python() -> Option<std::path::PathBuf> {
+    let versions = std::path::Path::new(&std::env::var_os("HOME")?).join(".pyenv/versions");
+    let mut found: Vec<_> = fs_err::read_dir(&versions)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            let minor: u32 = name.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0);
+            name.starts_with("3.") && minor >= 8 && minor != 11 && p.join("bin/python3").is_file()
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|p| p.join("bin/python3"))
 }

@@ -183,6 +183,7 @@ pub fn manifest_for(cfg: &Config, runtime: Option<RuntimeInfo>, gui: Option<Stri
             heartbeat_timeout_ms: cfg.python.heartbeat_timeout_ms,
             home: cfg.python.home.clone(),
             embedded_fallback: cfg.python.embedded_fallback,
+            system_site_packages: cfg.python.system_site_packages,
         },
         env: cfg.env.clone(),
         license: cfg.license.as_ref().map(|l| LicenseInfo { kind: l.kind.clone(), public_key: l.public_key.clone() }),

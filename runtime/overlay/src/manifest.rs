@@ -102,6 +102,10 @@ pub struct PythonInfo {
     /// `embedded`: when no Python of the same minor version is found, run the app in a child
     /// process on whatever `python3` there is instead of failing.
     pub embedded_fallback: bool,
+    /// `system`: let the machine's Python see its own site-packages (off: the app sees only what it
+    /// packed).
+    #[serde(default)]
+    pub system_site_packages: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -24,6 +24,7 @@ fn manifest() -> Manifest {
             heartbeat_timeout_ms: 5000,
             home: None,
             embedded_fallback: false,
+            system_site_packages: false,
         },
         env: Default::default(),
         license: None,

@@ -1,5 +1,6 @@
 //! Finding the machine's Python: for the `system` strategy, an interpreter (`python.interpreter`
-//! if the config set one, else `python3` on PATH, at least the version the app was packed for);
+//! if the config set one, else `python3` on PATH, of the minor version the app was packed for:
+//! its compiled wheels load in no other);
 //! for `embedded`, an install prefix of the same minor version whose stdlib the embedded
 //! interpreter uses.
 
@@ -8,12 +9,26 @@ use auroraview_overlay::Manifest;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Which versions will do.
+#[derive(Clone, Copy)]
+pub enum Wanted<'a> {
+    /// This `major.minor` only.
+    Exactly(&'a str),
+    /// This `major.minor` or newer.
+    AtLeast(&'a str),
+}
+
 /// Returns the interpreter's real executable (a pyenv shim resolved), so starting it again costs
 /// no shim. What each candidate reported is remembered in `memo` (a file in the app's cache
 /// directory), keyed by the candidate's path, size and mtime: a warm start runs no Python to ask.
-pub fn find(manifest: &Manifest, minimum: &str, memo: Option<&Path>) -> Result<PathBuf> {
+pub fn find(manifest: &Manifest, wanted: Wanted, memo: Option<&Path>) -> Result<PathBuf> {
     let name = manifest.python.interpreter.clone().unwrap_or_else(|| "python3".to_string());
-    let wanted = parse(minimum).context("bad python.version in the manifest")?;
+    let (text, exact) = match wanted {
+        Wanted::Exactly(v) => (v, true),
+        Wanted::AtLeast(v) => (v, false),
+    };
+    let wanted = parse(text).context("bad python.version in the manifest")?;
+    let fits = |v: (u32, u32)| if exact { v == wanted } else { v >= wanted };
     let mut searched = Vec::new();
     let candidates: Vec<PathBuf> = if name.contains('/') {
         vec![PathBuf::from(&name)]
@@ -26,18 +41,15 @@ pub fn find(manifest: &Manifest, minimum: &str, memo: Option<&Path>) -> Result<P
             continue;
         }
         match version_of(&c, memo) {
-            Some((v, real)) if v >= wanted => return Ok(real),
+            Some((v, real)) if fits(v) => return Ok(real),
             Some((v, _)) => searched.push(format!("  {} (Python {}.{})", c.display(), v.0, v.1)),
             None => searched.push(format!("  {} (did not report a version)", c.display())),
         }
     }
+    let (v, plus) = (format!("{}.{}", wanted.0, wanted.1), if exact { "" } else { " or newer" });
     bail!(
-        "no Python {}.{} or newer found for this app; searched:\n{}\nhint: install Python {}.{}+ (or set `[python] interpreter` when packing)",
-        wanted.0,
-        wanted.1,
+        "no Python {v}{plus} found for this app (its packages were installed for {v}); searched:\n{}\nhint: install Python {v}{plus}, or set `[python] interpreter` when packing",
         if searched.is_empty() { "  (PATH is empty)".to_string() } else { searched.join("\n") },
-        wanted.0,
-        wanted.1
     )
 }
 

@@ -67,6 +67,32 @@ pub fn exit_event(code: u8) -> String {
     format!(r#"{{"event":"{EXIT_EVENT}","data":{{"code":{code}}}}}"#)
 }
 
+/// The machine's Python, isolated from the machine (`-I`: no `PYTHON*` variables, no user site, no
+/// script directory; `-S` unless `system_site_packages`: none of its site-packages either), started
+/// on `auroraview._child` with the app's paths from `AURORAVIEW_PYTHON_PATH` in front. Add the
+/// entry point's words and the app's arguments.
+pub fn isolated_python_args(system_site_packages: bool) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["-I".into()];
+    if !system_site_packages {
+        args.push("-S".into());
+    }
+    args.extend(["-c".into(), ISOLATED_BOOTSTRAP.into()]);
+    args
+}
+
+/// Puts the app's paths first on `sys.path` (`-I` ignores `PYTHONPATH`), reads the `.pth` files of
+/// those that have any (as the embedded interpreter does), and runs the child's main.
+const ISOLATED_BOOTSTRAP: &str = "import os, sys
+paths = [p for p in os.environ.get('AURORAVIEW_PYTHON_PATH', '').split(os.pathsep) if p]
+sys.path[:0] = paths
+for p in paths:
+    if os.path.isdir(p) and any(n.endswith('.pth') for n in os.listdir(p)):
+        import site
+        site.addsitedir(p)
+from auroraview._child import main
+sys.exit(main(sys.argv))
+";
+
 /// The arguments after `python` that run `entry` in a child through `auroraview._child`; a script
 /// is relative to `python_dir`.
 pub fn python_child_args(entry: &EntryPoint, python_dir: &Path) -> Vec<OsString> {
