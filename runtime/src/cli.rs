@@ -15,6 +15,8 @@ Environment: AURORAVIEW_CACHE_DIR (where the app is extracted), RUST_LOG=debug (
 AURORAVIEW_LOG=debug) for diagnostics on stderr.";
 
 pub enum Command {
+    /// Started as `python` (the link `sys.executable` names): a Python command line.
+    Python(Vec<String>),
     /// Show the window (or, `headless`, serve stdin/stdout). `python_child`: this process is the
     /// child of `isolation = "process"`, always headless with Python in-process.
     Run {
@@ -35,7 +37,13 @@ pub struct Args {
     pub rest: Vec<String>,
 }
 
-pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args> {
+/// Parses the whole command line, the program's name included.
+pub fn parse(mut argv: impl Iterator<Item = std::ffi::OsString>) -> Result<Args> {
+    let program = argv.next().unwrap_or_default();
+    let args = argv.map(|a| a.to_string_lossy().into_owned());
+    if crate::app::invoked_as_python(&program) {
+        return Ok(Args { command: Command::Python(args.collect()), rest: Vec::new() });
+    }
     let (mut headless, mut python_child) = (false, false);
     let mut command = None;
     let mut rest = Vec::new();

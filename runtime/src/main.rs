@@ -33,7 +33,7 @@ static STUB_INFO: &str = "AURORAVIEW-STUB-INFO:python=none;end";
 
 fn main() -> ExitCode {
     install_panic_hook();
-    match cli::parse(std::env::args().skip(1)).and_then(plan::resolve).and_then(run) {
+    match cli::parse(std::env::args_os()).and_then(plan::resolve).and_then(run) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -81,6 +81,8 @@ fn run(plan: Plan) -> Result<u8> {
         }
         #[cfg(feature = "python")]
         Task::BenchInProcess { calls, launch } => python::bench(calls, launch),
+        #[cfg(feature = "python")]
+        Task::Python(launch) => python::run_command_line(launch),
         Task::HeadlessChild(settings) => {
             let stdio = stdio::take()?;
             supervisor::direct::run(&settings, stdio.input, stdio.output)

@@ -37,6 +37,9 @@ pub enum Task {
     Window { window: window::Spec, launch: crate::python::Launch },
     #[cfg(feature = "python")]
     BenchInProcess { calls: usize, launch: crate::python::Launch },
+    /// Run as the `python` command, with the app's paths.
+    #[cfg(feature = "python")]
+    Python(crate::python::Launch),
     /// `--headless` through supervised children that serve the client's pipes themselves.
     HeadlessChild(supervisor::Settings),
     /// Supervised children whose messages this process relays: for the window (`window`), or for
@@ -63,7 +66,7 @@ pub fn resolve(args: Args) -> Result<Plan> {
             return Ok(Plan::only(Task::Relay { window: dev.window, settings: dev.settings, watch: dev.watch }));
         }
         Command::Run { headless, python_child } => (headless, python_child),
-        Command::BenchInProcess(_) | Command::BenchBareWebView(_) => (false, false),
+        Command::BenchInProcess(_) | Command::BenchBareWebView(_) | Command::Python(_) => (false, false),
     };
     let exe = std::env::current_exe().context("locating this executable")?;
     let overlay = Overlay::open(&exe).map_err(|e| match e {
@@ -119,6 +122,15 @@ pub fn resolve(args: Args) -> Result<Plan> {
         && (python_child || manifest.python.isolation != Isolation::Process);
     let app = App { manifest: &manifest, layout: &layout, exe: &exe, rest, entry: &entry };
     let task = match command {
+        #[cfg(feature = "python")]
+        Command::Python(args) if !fallback && manifest.python.strategy != Strategy::System => {
+            Task::Python(app.command_line(args))
+        }
+        Command::Python(_) => {
+            return Err(anyhow::anyhow!(
+                "this app's Python is the machine's python3, in a child process: run python3 instead"
+            ));
+        }
         Command::BenchBareWebView(report) => Task::BenchBareWebView { window: app.window()?, report },
         #[cfg(feature = "python")]
         Command::BenchInProcess(calls) => Task::BenchInProcess { calls, launch: app.launch() },
@@ -163,11 +175,25 @@ impl App<'_> {
         Ok(window::Spec::new(self.manifest, library, self.layout.root.join("frontend")))
     }
 
+    /// Python in this process running the app's entry point.
     #[cfg(feature = "python")]
     fn launch(&self) -> crate::python::Launch {
-        let (manifest, layout) = (self.manifest, self.layout);
         let mut argv = vec![self.exe.display().to_string()];
         argv.extend(self.rest.iter().cloned());
+        self.python(argv, false)
+    }
+
+    /// Python in this process running a `python` command line.
+    #[cfg(feature = "python")]
+    fn command_line(&self, args: Vec<String>) -> crate::python::Launch {
+        let mut argv = vec!["python3".to_string()];
+        argv.extend(args);
+        self.python(argv, true)
+    }
+
+    #[cfg(feature = "python")]
+    fn python(&self, argv: Vec<String>, command_line: bool) -> crate::python::Launch {
+        let (manifest, layout) = (self.manifest, self.layout);
         let in_memory = (manifest.python.strategy == Strategy::Pyoxidizer)
             .then(|| (layout.root.clone(), manifest.python.filesystem_importer));
         crate::python::Launch {
@@ -175,8 +201,10 @@ impl App<'_> {
                 home: layout.home.clone(),
                 in_memory,
                 program: self.exe.to_path_buf(),
+                executable: crate::app::python_command(&layout.root, self.exe),
                 argv,
                 sys_path: layout.sys_path(manifest),
+                command_line,
             },
             entry: crate::app::entry_words(self.entry, &layout.python),
             site_packages: layout.site_packages.clone(),

@@ -20,8 +20,13 @@ pub struct Settings {
     /// `pyoxidizer`: the app's tree holding module tables, and whether path-based import stays.
     pub in_memory: Option<(PathBuf, bool)>,
     pub program: PathBuf,
+    /// `sys.executable`: a program that runs this app's Python as `python` does.
+    pub executable: Option<PathBuf>,
     pub argv: Vec<String>,
     pub sys_path: Vec<PathBuf>,
+    /// Behave as the `python` command: `argv` is a Python command line (`-c`, `-m`, a script,
+    /// `-I`, `-u`, ...), run by [`Interpreter::run_main`], with Python's own signal handlers.
+    pub command_line: bool,
 }
 
 /// The running interpreter. Not `Send` (it holds a raw thread state): it is finalised on the
@@ -107,6 +112,9 @@ impl Interpreter {
                 set(&raw mut (*cfg).home, home.as_os_str(), "setting Python's home")?;
             }
             set(&raw mut (*cfg).program_name, s.program.as_os_str(), "setting the program name")?;
+            if let Some(executable) = &s.executable {
+                set(&raw mut (*cfg).executable, executable.as_os_str(), "setting sys.executable")?;
+            }
             let argv: Vec<Vec<libc::wchar_t>> = s.argv.iter().map(|a| wide(a.as_ref())).collect();
             let mut ptrs: Vec<*const libc::wchar_t> = argv.iter().map(|a| a.as_ptr()).collect();
             check(ffi::PyConfig_SetArgv(config, ptrs.len() as _, ptrs.as_mut_ptr()), "setting sys.argv")?;
@@ -115,12 +123,15 @@ impl Interpreter {
                 let w = wide(p.as_os_str());
                 check(ffi::PyWideStringList_Append(&mut config.module_search_paths, w.as_ptr()), "setting sys.path")?;
             }
-            config.parse_argv = 0;
             config.site_import = 0;
             config.write_bytecode = 0;
-            config.install_signal_handlers = 0;
-            config.safe_path = 1;
             config.user_site_directory = 0;
+            // As `python` would: the command line's flags apply, the script's directory (or the
+            // current one for `-c`) comes first on sys.path, and Ctrl+C raises KeyboardInterrupt.
+            let command_line = i32::from(s.command_line);
+            config.parse_argv = command_line;
+            config.install_signal_handlers = command_line;
+            config.safe_path = 1 - command_line;
         }
         Ok(())
     }
@@ -154,6 +165,22 @@ impl Interpreter {
                 }
             }
         })
+    }
+
+    /// Runs the command line given in [`Settings::argv`] as `python` would and finalises; returns
+    /// its exit code. Call on the main thread (Python's signal handlers live there).
+    pub fn run_main(mut self, site_packages: &Path) -> u8 {
+        if let Err(err) = Python::attach(|py| process_pth_files(py, site_packages)) {
+            Python::attach(|py| err.print(py));
+        }
+        let tstate = std::mem::replace(&mut self.tstate, std::ptr::null_mut());
+        // SAFETY: this thread initialised the interpreter and saved `tstate`, which is used once;
+        // Py_RunMain runs the configured command and finalises the interpreter itself.
+        let code = unsafe {
+            ffi::PyEval_RestoreThread(tstate);
+            ffi::Py_RunMain()
+        };
+        (code & 0xff) as u8
     }
 
     /// Finalises now (flushing Python's buffered output). Returns false if finalisation failed.

@@ -67,6 +67,13 @@ pub fn serve_channel(launch: Launch, requests: Receiver<String>, sink: Arc<Sink>
     run(launch)
 }
 
+/// This executable run as `python` (through the link `sys.executable` names): the command line is
+/// Python's, with the app's `sys.path`, on this (the main) thread. No window, no protocol.
+pub fn run_command_line(launch: Launch) -> Result<u8> {
+    let interp = Interpreter::start(&launch.settings)?;
+    Ok(interp.run_main(&launch.site_packages))
+}
+
 /// Runs the app's Python on a thread named `python` and waits for it. Returns the exit code.
 pub fn run(launch: Launch) -> Result<u8> {
     run_then(launch, None)
