@@ -138,22 +138,30 @@ impl Overlay {
         let mut decoder =
             zstd::stream::read::Decoder::with_buffer(BufReader::new((&mut reader).take(self.header.payload_len)))
                 .map_err(corrupt)?;
-        let mut writer = TreeWriter {
-            overlay: self,
-            dest,
-            dirs: HashSet::new(),
-            stats: Extracted::default(),
-            entries_left: self.manifest.entry_count.saturating_mul(2).saturating_add(16),
-        };
-        {
+        let stats = std::thread::scope(|scope| -> Result<Extracted> {
+            let mut writer = TreeWriter {
+                overlay: self,
+                dest,
+                dirs: HashSet::new(),
+                stats: Extracted::default(),
+                entries_left: self.manifest.entry_count.saturating_mul(2).saturating_add(16),
+                // A small tree is written faster than threads start.
+                files: (self.manifest.entry_count >= PARALLEL_FROM).then(|| FileWriters::start(scope)),
+            };
             let mut archive = tar::Archive::new(&mut decoder);
             archive.set_ignore_zeros(true);
-            for entry in archive.entries().map_err(corrupt)? {
-                let mut entry = entry.map_err(corrupt)?;
-                writer.entry(&mut entry)?;
-            }
-        }
-        let stats = writer.stats;
+            let read = (|| -> Result<()> {
+                for entry in archive.entries().map_err(corrupt)? {
+                    let mut entry = entry.map_err(corrupt)?;
+                    writer.entry(&mut entry)?;
+                }
+                Ok(())
+            })();
+            let written = writer.files.as_mut().map_or(Ok(()), FileWriters::finish);
+            read?;
+            written?;
+            Ok(writer.stats)
+        })?;
         if stats.files != self.manifest.entry_count || stats.bytes != self.manifest.unpacked_size {
             return Err(Error::corrupt(
                 &self.path,
@@ -195,8 +203,71 @@ impl Overlay {
     }
 }
 
+/// Files up to this size are handed to the writer threads whole; larger ones are written as they
+/// are read, so memory stays bounded by [`QUEUED`] of these.
+const HANDED_MAX: u64 = 1 << 20;
+/// Trees of fewer files are written on the reading thread.
+const PARALLEL_FROM: u64 = 64;
+/// Files waiting for a writer thread at most.
+const QUEUED: usize = 32;
+/// Writer threads: file creation mostly waits on the disk (on ext4 it can take hundreds of
+/// microseconds a file), so a few run even on a small machine.
+const WRITERS: usize = 4;
+
+struct Job {
+    path: PathBuf,
+    mode: u32,
+    bytes: Vec<u8>,
+}
+
+/// Threads that create and write files while the payload is decompressed on the caller's thread.
+struct FileWriters<'scope> {
+    queue: Option<std::sync::mpsc::SyncSender<Job>>,
+    threads: Vec<std::thread::ScopedJoinHandle<'scope, io::Result<()>>>,
+}
+
+impl<'scope> FileWriters<'scope> {
+    fn start<'env>(scope: &'scope std::thread::Scope<'scope, 'env>) -> Self {
+        let (queue, jobs) = std::sync::mpsc::sync_channel::<Job>(QUEUED);
+        let jobs = std::sync::Arc::new(std::sync::Mutex::new(jobs));
+        let threads = (0..WRITERS)
+            .map(|_| {
+                let jobs = jobs.clone();
+                scope.spawn(move || -> io::Result<()> {
+                    loop {
+                        let job = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        let Ok(job) = job else { return Ok(()) };
+                        let mut file = create_new(&job.path, job.mode)?;
+                        io::Write::write_all(&mut file, &job.bytes)
+                            .map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", job.path.display())))?;
+                    }
+                })
+            })
+            .collect();
+        FileWriters { queue: Some(queue), threads }
+    }
+
+    /// Queues a file; fails if a writer has stopped on an error (which `finish` reports).
+    fn write(&self, job: Job) -> bool {
+        self.queue.as_ref().is_some_and(|q| q.send(job).is_ok())
+    }
+
+    /// Waits for every queued file; the first error any writer met.
+    fn finish(&mut self) -> io::Result<()> {
+        self.queue = None;
+        let mut first = Ok(());
+        for t in self.threads.drain(..) {
+            let r = t.join().unwrap_or_else(|_| Err(io::Error::other("a file writer panicked")));
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+}
+
 /// Writes one extraction's entries below `dest`.
-struct TreeWriter<'a> {
+struct TreeWriter<'a, 'scope> {
     overlay: &'a Overlay,
     dest: &'a Path,
     /// Directories below `dest` known to be real directories (created here or checked).
@@ -204,9 +275,10 @@ struct TreeWriter<'a> {
     stats: Extracted,
     /// Entries (files and directories) still allowed.
     entries_left: u64,
+    files: Option<FileWriters<'scope>>,
 }
 
-impl TreeWriter<'_> {
+impl TreeWriter<'_, '_> {
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<()> {
         let o = self.overlay;
         let raw = entry.path_bytes();
@@ -237,11 +309,25 @@ impl TreeWriter<'_> {
         }
         let executable = entry.header().mode().map(|m| m & 0o111 != 0).unwrap_or(false);
         let target = self.dest.join(rel);
-        let mut file = create_new(&target, if executable { 0o755 } else { 0o644 })?;
-        let written = io::copy(&mut entry.take(size), &mut file)
-            .map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", target.display())))?;
-        if written != size {
-            return Err(Error::corrupt(&o.path, format!("entry `{name}` is truncated")));
+        let mode = if executable { 0o755 } else { 0o644 };
+        let truncated = || Error::corrupt(&o.path, format!("entry `{name}` is truncated"));
+        if let Some(files) = self.files.as_ref().filter(|_| size <= HANDED_MAX) {
+            let mut bytes = Vec::with_capacity(size as usize);
+            entry.take(size).read_to_end(&mut bytes).map_err(|_| truncated())?;
+            if bytes.len() as u64 != size {
+                return Err(truncated());
+            }
+            if !files.write(Job { path: target, mode, bytes }) {
+                // A writer stopped on an error; `finish` reports it.
+                return Ok(());
+            }
+        } else {
+            let mut file = create_new(&target, mode)?;
+            let written = io::copy(&mut entry.take(size), &mut file)
+                .map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", target.display())))?;
+            if written != size {
+                return Err(truncated());
+            }
         }
         self.stats.files += 1;
         self.stats.bytes += size;

@@ -406,3 +406,38 @@ fn an_index_that_decompresses_past_its_bound_is_refused() {
     let e = o.index().unwrap_err();
     assert!(e.to_string().contains("larger than"), "{e}");
 }
+
+fn many_files(n: usize) -> Vec<(String, Vec<u8>)> {
+    (0..n).map(|i| (format!("python/d{}/f{i}.py", i % 7), format!("# {i}\n").repeat(i % 50 + 1).into_bytes())).collect()
+}
+
+/// A tree large enough for the writer threads comes out whole.
+#[test]
+fn a_large_tree_is_written_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = many_files(300);
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, c)| (p.as_str(), c.as_slice())).collect();
+    let exe = packed(dir.path(), vec![frame(&refs)]);
+    let dest = dir.path().join("x");
+    fs_err::create_dir(&dest).unwrap();
+    let stats = Overlay::open(&exe).unwrap().extract_to(&dest).unwrap();
+    assert_eq!(stats.files, 300);
+    for (p, c) in &files {
+        assert_eq!(&fs_err::read(dest.join(p)).unwrap(), c, "{p}");
+    }
+}
+
+/// An error in a writer thread (a file already in the way) is the extraction's error.
+#[test]
+fn a_writer_threads_error_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = many_files(300);
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, c)| (p.as_str(), c.as_slice())).collect();
+    let exe = packed(dir.path(), vec![frame(&refs)]);
+    let dest = dir.path().join("x");
+    fs_err::create_dir_all(dest.join("python/d3")).unwrap();
+    fs_err::write(dest.join("python/d3/f150.py"), "already here").unwrap();
+    let e = Overlay::open(&exe).unwrap().extract_to(&dest).unwrap_err();
+    assert!(e.to_string().contains("f150.py") && e.to_string().contains("already there"), "{e}");
+    assert_eq!(fs_err::read_to_string(dest.join("python/d3/f150.py")).unwrap(), "already here");
+}
