@@ -114,7 +114,11 @@ impl FileHashCache {
         {
             return Ok(s.hash.clone());
         }
-        let hash = blake3::hash(&fs_err::read(path)?).to_hex().to_string();
+        // Streamed: an input of any size is hashed in bounded memory.
+        let (file, _) = auroraview_overlay::open_regular(path)?;
+        let mut hasher = blake3::Hasher::new();
+        hasher.update_reader(file).with_context(|| format!("reading {}", path.display()))?;
+        let hash = hasher.finalize().to_hex().to_string();
         self.hashes.insert(path.to_path_buf(), Stamp { size: meta.len(), mtime_ns, hash: hash.clone() });
         self.dirty = true;
         Ok(hash)
@@ -140,5 +144,25 @@ impl KeyHasher {
 
     pub fn finish(&self) -> String {
         self.0.finalize().to_hex()[..32].to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streamed_hash_is_the_content_hash_and_refuses_special_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        let content: Vec<u8> = (0..(1u32 << 20) + 17).map(|i| (i % 251) as u8).collect();
+        fs_err::write(&file, &content).unwrap();
+        let mut hashes = FileHashCache::default();
+        assert_eq!(hashes.hash(&file).unwrap(), blake3::hash(&content).to_hex().to_string());
+        #[cfg(unix)]
+        {
+            let err = format!("{:#}", hashes.hash(Path::new("/dev/zero")).unwrap_err());
+            assert!(err.contains("not a regular file"), "{err}");
+        }
     }
 }

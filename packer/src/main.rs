@@ -19,7 +19,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "auroraview-pack", version)]
 struct Cli {
-    /// Print nothing but errors and the result.
+    /// Print nothing but errors, warnings and the result.
     #[arg(short, long, global = true)]
     quiet: bool,
     /// Print what is reused and what is rebuilt.

@@ -28,7 +28,7 @@ pub use format::{FORMAT_VERSION, HEADER_LEN, Header, SCAN_WINDOW, TRAILER_LEN, T
 pub use manifest::{
     AppInfo, EntryKind, IndexEntry, Isolation, LicenseInfo, Manifest, PythonInfo, RuntimeInfo, Strategy, WindowInfo,
 };
-pub use payload::{Content, Frame, FrameBuilder, SourceFile, is_executable, validate_entry_path};
+pub use payload::{Content, Frame, FrameBuilder, SourceFile, is_executable, open_regular, validate_entry_path};
 pub use reader::{Extracted, Overlay};
 pub use writer::{OverlayParts, write_executable};
 

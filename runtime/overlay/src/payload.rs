@@ -3,7 +3,7 @@
 //! not change (the runtime, site-packages) can be reused by the packer without recompression.
 
 use crate::manifest::{EntryKind, IndexEntry};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 /// A file to put in the payload.
@@ -88,21 +88,31 @@ impl FrameBuilder {
             if let Err(why) = validate_entry_path(&file.archive_path) {
                 return Err(io::Error::other(format!("cannot pack `{}`: {why}", file.archive_path)));
             }
-            let bytes = match &file.content {
-                Content::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
-                Content::Path(p) => std::borrow::Cow::Owned(fs_err::read(p)?),
-            };
             let mut header = tar::Header::new_gnu();
-            header.set_size(bytes.len() as u64);
             header.set_mode(if file.executable { 0o755 } else { 0o644 });
             header.set_mtime(0);
             header.set_uid(0);
             header.set_gid(0);
             header.set_entry_type(tar::EntryType::Regular);
-            tar.append_data(&mut header, &file.archive_path, bytes.as_ref())?;
+            // Files are streamed through a fixed buffer: any size packs in bounded memory.
+            let size = match &file.content {
+                Content::Bytes(bytes) => {
+                    header.set_size(bytes.len() as u64);
+                    tar.append_data(&mut header, &file.archive_path, bytes.as_slice())?;
+                    bytes.len() as u64
+                }
+                Content::Path(path) => {
+                    let (source, size) = open_regular(path)?;
+                    header.set_size(size);
+                    let mut reader = Exact { inner: source, left: size, path };
+                    tar.append_data(&mut header, &file.archive_path, &mut reader)
+                        .map_err(|e| io::Error::new(e.kind(), format!("packing {}: {e}", path.display())))?;
+                    size
+                }
+            };
             index.push(IndexEntry {
                 path: file.archive_path.clone(),
-                size: bytes.len() as u64,
+                size,
                 kind: if file.executable { EntryKind::Executable } else { EntryKind::File },
             });
         }
@@ -110,6 +120,59 @@ impl FrameBuilder {
         let mut compressed = encoder.finish()?;
         compressed.flush()?;
         Ok(Frame { compressed, index })
+    }
+}
+
+/// Opens `path` for reading if it is a regular file (links followed), with its size. The type is
+/// checked before opening (opening a FIFO would block, a device would never end) and again on
+/// the open file, so nothing swapped in between is read.
+pub fn open_regular(path: &Path) -> io::Result<(fs_err::File, u64)> {
+    let before = fs_err::metadata(path)?;
+    if !before.is_file() {
+        return Err(io::Error::other(format!("{} is not a regular file: only regular files are packed", path.display())));
+    }
+    let file = fs_err::File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() || !same_file(&before, &meta) {
+        return Err(io::Error::other(format!("{} changed while it was being packed", path.display())));
+    }
+    Ok((file, meta.len()))
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
+    true
+}
+
+/// Yields exactly `left` bytes of `inner`: a file that grew is cut at the size in its tar header,
+/// one that shrank is an error (the tar stream would be corrupt).
+struct Exact<'a, R> {
+    inner: R,
+    left: u64,
+    path: &'a Path,
+}
+
+impl<R: Read> Read for Exact<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{} shrank while it was being packed", self.path.display()),
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
     }
 }
 
@@ -137,4 +200,34 @@ pub fn validate_entry_path(path: &str) -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_device_is_refused_without_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        for path in [fifo.as_path(), Path::new("/dev/zero")] {
+            let mut b = FrameBuilder::new(3);
+            b.add(SourceFile::from_path("x", path));
+            let err = b.finish().unwrap_err().to_string();
+            assert!(err.contains("not a regular file") && err.contains(&path.display().to_string()), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_file_that_changes_size_while_packed() {
+        let mut reader = Exact { inner: &b"abc"[..], left: 5, path: Path::new("f") };
+        let err = reader.read_to_end(&mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("shrank"), "{err}");
+        let mut reader = Exact { inner: &b"abcdef"[..], left: 4, path: Path::new("f") };
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"abcd");
+    }
 }
