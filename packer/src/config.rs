@@ -57,6 +57,7 @@ struct RawWindow {
 struct RawFrontend {
     path: Option<String>,
     build: Option<String>,
+    csp: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,6 +146,8 @@ pub struct Window {
 pub struct Frontend {
     pub dir: PathBuf,
     pub build: Option<String>,
+    /// Replaces the window's default Content-Security-Policy.
+    pub csp: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -390,6 +393,18 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         ));
     }
 
+    if let Some(csp) = &raw.frontend.csp {
+        // It becomes an HTTP header value: visible ASCII and spaces only, and something to enforce.
+        if csp.trim().is_empty() || !csp.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
+            return Err(src.error(
+                &["frontend", "csp"],
+                "not a usable Content-Security-Policy: it must be non-empty and on one line of printable ASCII"
+                    .to_string(),
+                "write directives separated by `;`, e.g. `csp = \"default-src 'self'; script-src 'self'\"`".to_string(),
+            ));
+        }
+    }
+
     let p = raw.python;
     let version = p.version.unwrap_or_else(|| DEFAULT_PYTHON_VERSION.into());
     if !is_minor_version(&version) {
@@ -557,7 +572,7 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         root: root.clone(),
         app,
         window,
-        frontend: Frontend { dir: frontend_dir, build: raw.frontend.build },
+        frontend: Frontend { dir: frontend_dir, build: raw.frontend.build, csp: raw.frontend.csp },
         python: Python {
             entry_point,
             entry_point_text: entry_text,
@@ -677,6 +692,22 @@ mod tests {
     }
 
     #[test]
+    fn csp_must_be_one_line_of_printable_ascii() {
+        let dir = project();
+        let with = |csp: &str| parse(dir.path(), &format!("[app]\nname = \"demo\"\n[frontend]\ncsp = {csp}\n"));
+        let c = with("\"default-src 'self'; img-src *\"").unwrap();
+        assert_eq!(c.frontend.csp.as_deref(), Some("default-src 'self'; img-src *"));
+        assert_eq!(parse(dir.path(), "[app]\nname = \"demo\"\n").unwrap().frontend.csp, None);
+        for bad in
+            ["\"\"", "\"  \"", "\"default-src 'self'\\r\\nX-Evil: 1\"", "\"script-src 'self'\\t\"", "\"img-src é\""]
+        {
+            let e = with(bad).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("frontend.csp"), "{bad}: {e}");
+            assert_eq!(e.line.map(|l| l.0), Some(4), "{bad}");
+        }
+    }
+
+    #[test]
     fn unknown_key_names_key() {
         let dir = project();
         let e = parse(dir.path(), "[app]\nname = \"demo\"\n[python]\nentrypoint = \"main:run\"\n").unwrap_err();
@@ -701,6 +732,7 @@ mod reference_tests {
         "window.debug",
         "frontend.path",
         "frontend.build",
+        "frontend.csp",
         "python.entry_point",
         "python.include_paths",
         "python.packages",
@@ -756,9 +788,7 @@ mod reference_tests {
                 | "window.debug"
                 | "python.filesystem_importer"
                 | "python.embedded_fallback"
-                | "python.system_site_packages" => {
-                    "true".into()
-                }
+                | "python.system_site_packages" => "true".into(),
                 "frontend.path" => "\"frontend\"".into(),
                 "python.entry_point" => "\"main:run\"".into(),
                 "python.version" => "\"3.11\"".into(),

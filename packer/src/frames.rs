@@ -7,6 +7,7 @@ use crate::collect::{self, Input};
 use crate::inmemory;
 use crate::python::Interpreter;
 use crate::report::Reporter;
+use crate::sharedlibs;
 use anyhow::{Context, Result};
 use auroraview_overlay::{Frame, FrameBuilder, SourceFile, modules};
 use std::path::Path;
@@ -57,7 +58,17 @@ fn keep_stdlib_path(rel: &str, keep: &[String]) -> bool {
     true
 }
 
-/// The trimmed, stripped, precompiled stdlib of `interp` under `runtime/lib/pythonX.Y/`.
+/// The bundled runtime's frame, and what the manifest says about it.
+pub struct Runtime {
+    pub frame: Frame,
+    /// The shared libraries copied into `runtime/lib/` (their `DT_NEEDED` names), sorted.
+    pub libraries: Vec<String>,
+    /// The highest glibc version (`[2, 35]`) the runtime tree's ELF files need.
+    pub glibc_floor: Option<Vec<u32>>,
+}
+
+/// The trimmed, stripped, precompiled stdlib of `interp` under `runtime/lib/pythonX.Y/`, with the
+/// shared libraries its extension modules need beyond glibc in `runtime/lib/` (`sharedlibs`).
 pub fn runtime(
     interp: &Interpreter,
     keep: &[String],
@@ -65,21 +76,57 @@ pub fn runtime(
     cache: &PackCache,
     hashes: &mut FileHashCache,
     report: &Reporter,
-) -> Result<Frame> {
+) -> Result<Runtime> {
     let files = collect::walk(&interp.stdlib, &|_, rel| !keep_stdlib_path(rel, keep))?;
+    let elfs = sharedlibs::scan(&files)?;
+    let needs = sharedlibs::resolve(&elfs)?;
+    if !report.quiet {
+        for (rel, name) in &needs.missing {
+            eprintln!(
+                "warning: the stdlib's {rel} needs {name}, which this machine does not have either: it is not bundled, and that module will not import"
+            );
+        }
+    }
+    let libraries: Vec<String> = needs.libraries.iter().map(|l| l.name.clone()).collect();
+    let mut glibc_floor = sharedlibs::glibc_floor(needs.libraries.iter().map(|l| l.source.as_path()))?;
+    for e in &elfs {
+        glibc_floor = sharedlibs::max_version(glibc_floor, e.info.glibc.clone());
+    }
     let mut key = KeyHasher::new(if in_memory { "runtime-in-memory" } else { "runtime" });
     key.add(interp.executable.as_os_str().as_encoded_bytes()).add(&interp.version).add(keep.join("\n"));
     for (rel, path) in &files {
         key.add(rel).add(hashes.hash(path)?);
     }
+    // The bundled libraries by content, so a changed system library repacks.
+    key.add("shared-libraries-1");
+    for lib in &needs.libraries {
+        key.add(&lib.name).add(hashes.hash(&lib.source)?);
+    }
     let key = key.finish();
+    if !libraries.is_empty() {
+        report.note(format!("bundling {} shared libraries: {}", libraries.len(), libraries.join(", ")));
+    }
     if let Some(frame) = cache.frame(&key) {
         report.note(format!("Python {} runtime: unchanged (cached)", interp.version));
-        return Ok(frame);
+        return Ok(Runtime { frame, libraries, glibc_floor });
     }
+    // Each ELF that needs a bundled library (or carries a RUNPATH, such as the build machine's
+    // prefix) looks in `runtime/lib/` first, relative to itself, with no environment variable.
+    let bundled: std::collections::BTreeSet<&str> = libraries.iter().map(String::as_str).collect();
+    let needs_patch = |info: &sharedlibs::ElfInfo, runpath: &str| {
+        info.runpath.as_deref().is_some_and(|r| r != runpath)
+            || info.needed.iter().any(|n| bundled.contains(n.as_str()))
+    };
+    let runpath_of = |rel: &str| sharedlibs::origin_runpath(&format!("{}/{rel}", stdlib_rel(&interp.minor)));
+    let patchelf = if !bundled.is_empty() || elfs.iter().any(|e| needs_patch(&e.info, &runpath_of(&e.rel))) {
+        Some(sharedlibs::patchelf()?)
+    } else {
+        None
+    };
     let step = report.step(format!("Preparing the Python {} runtime ({} files)", interp.version, files.len()));
     let staging = cache.temp_dir("runtime-")?;
-    let lib = staging.path().join(stdlib_rel(&interp.minor));
+    let stdlib = stdlib_rel(&interp.minor);
+    let lib = staging.path().join(&stdlib);
     for (rel, path) in &files {
         let dest = lib.join(rel);
         fs_err::create_dir_all(dest.parent().expect("has parent"))?;
@@ -88,29 +135,46 @@ pub fn runtime(
             strip(&dest);
         }
     }
+    for e in &elfs {
+        let runpath = runpath_of(&e.rel);
+        if needs_patch(&e.info, &runpath) {
+            sharedlibs::set_runpath(patchelf.as_deref().expect("found above"), &lib.join(&e.rel), &runpath)?;
+        }
+    }
+    for l in &needs.libraries {
+        let dest = staging.path().join(sharedlibs::LIB_DIR).join(&l.name);
+        fs_err::copy(&l.source, &dest)?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs_err::set_permissions(&dest, std::fs::Permissions::from_mode(0o755))?;
+        }
+        strip(&dest);
+        let runpath = sharedlibs::origin_runpath(&format!("{}/{}", sharedlibs::LIB_DIR, l.name));
+        if needs_patch(&sharedlibs::read(&l.source)?, &runpath) {
+            sharedlibs::set_runpath(patchelf.as_deref().expect("found above"), &dest, &runpath)?;
+        }
+    }
     step.message("Precompiling the standard library");
     interp.compile_all(&lib)?;
     step.message("Compressing the runtime");
     let frame = if in_memory {
-        let split = inmemory::split(
-            &lib,
-            &format!("{RUNTIME_ROOT}/{}", stdlib_rel(&interp.minor)),
-            &cache_tag(interp),
-            false,
-            None,
-            &|m| inmemory::STDLIB_BOOTSTRAP.contains(&m),
-        )?;
-        frame_of_split(
-            split,
-            &format!("{RUNTIME_ROOT}/{}", stdlib_rel(&interp.minor)),
-            &format!("{RUNTIME_ROOT}/{}", inmemory::TABLE),
-        )?
+        let mut split =
+            inmemory::split(&lib, &format!("{RUNTIME_ROOT}/{stdlib}"), &cache_tag(interp), false, None, &|m| {
+                inmemory::STDLIB_BOOTSTRAP.contains(&m)
+            })?;
+        // What stays a file, relative to `runtime/`: the stdlib's, and the bundled libraries.
+        split.files = split.files.into_iter().map(|(rel, p)| (format!("{stdlib}/{rel}"), p)).collect();
+        for l in &needs.libraries {
+            let rel = format!("{}/{}", sharedlibs::LIB_DIR, l.name);
+            split.files.push((rel.clone(), staging.path().join(rel)));
+        }
+        frame_of_split(split, RUNTIME_ROOT, &format!("{RUNTIME_ROOT}/{}", inmemory::TABLE))?
     } else {
         frame_of_dir(staging.path(), RUNTIME_ROOT)?
     };
     cache.store_frame(&key, &frame)?;
     step.finish();
-    Ok(frame)
+    Ok(Runtime { frame, libraries, glibc_floor })
 }
 
 /// Shrinks a shared library; a machine without `strip` ships it as it is.

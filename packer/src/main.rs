@@ -10,6 +10,7 @@ mod inmemory;
 mod pypkg;
 mod python;
 mod report;
+mod sharedlibs;
 mod stub;
 
 use clap::{Parser, Subcommand};

@@ -15,8 +15,9 @@ Environment: AURORAVIEW_CACHE_DIR (where the app is extracted), RUST_LOG=debug (
 AURORAVIEW_LOG=debug) for diagnostics on stderr.";
 
 pub enum Command {
-    /// Started as `python` (the link `sys.executable` names): a Python command line.
-    Python(Vec<String>),
+    /// Started as `python` (the link `sys.executable` names): a Python command line. Without the
+    /// `python` feature it is only refused, its arguments unread.
+    Python(#[cfg_attr(not(feature = "python"), allow(dead_code))] Vec<String>),
     /// Show the window (or, `headless`, serve stdin/stdout). `python_child`: this process is the
     /// child of `isolation = "process"`, always headless with Python in-process.
     Run {

@@ -85,6 +85,12 @@ pub fn resolve(args: Args) -> Result<Plan> {
         manifest.python.isolation,
         exe.display()
     );
+    // A bundled runtime needs the glibc it was packed against, or newer: refused before anything
+    // is extracted.
+    crate::app::glibc::check(
+        manifest.runtime.as_ref().and_then(|r| r.glibc_floor.as_deref()),
+        crate::app::glibc::running().as_deref(),
+    )?;
     // `portable` apps run in place from the directory beside the executable; the others from the
     // cache, extracted once.
     let hold = match manifest.python.strategy {

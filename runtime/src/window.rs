@@ -24,6 +24,9 @@ pub struct Spec {
     pub debug: bool,
     /// Served as `auroraview://localhost/`.
     pub frontend: PathBuf,
+    /// `[frontend] csp`: the Content-Security-Policy of what the window serves; None: the window
+    /// library's default.
+    pub csp: Option<String>,
 }
 
 impl Spec {
@@ -37,6 +40,7 @@ impl Spec {
             resizable: window.resizable,
             debug: window.debug,
             frontend,
+            csp: window.csp.clone(),
         }
     }
 }
@@ -217,6 +221,8 @@ fn show(spec: &Spec, link: &Link, bare_report: Option<&Path>) -> Result<u8> {
     let title = CString::new(spec.title.as_str()).context("the title has a NUL byte")?;
     let frontend = CString::new(spec.frontend.as_os_str().as_encoded_bytes()).context("path has a NUL byte")?;
     let report = bare_report.map(|p| CString::new(p.as_os_str().as_encoded_bytes())).transpose()?;
+    let csp =
+        spec.csp.as_deref().map(CString::new).transpose().context("the Content-Security-Policy has a NUL byte")?;
     let config = AvConfig {
         abi_version: ABI_VERSION,
         title: title.as_ptr(),
@@ -230,6 +236,7 @@ fn show(spec: &Spec, link: &Link, bare_report: Option<&Path>) -> Result<u8> {
         on_started,
         on_close_requested,
         bare_echo_report: report.as_ref().map(|r| r.as_ptr()).unwrap_or(std::ptr::null()),
+        csp: csp.as_ref().map(|c| c.as_ptr()).unwrap_or(std::ptr::null()),
     };
     // SAFETY: `config` and its strings outlive the call (which only returns on failure); `ctx` is
     // a `Link` that outlives the window.

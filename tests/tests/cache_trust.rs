@@ -21,7 +21,12 @@ fn app() -> (Project, std::path::PathBuf) {
 
 fn version_dir(cache: &Path) -> std::path::PathBuf {
     let dir = cache.join("python/trust");
-    fs_err::read_dir(&dir).unwrap().flatten().map(|e| e.path()).find(|p| p.join(".auroraview-complete").is_file()).unwrap()
+    fs_err::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join(".auroraview-complete").is_file())
+        .unwrap()
 }
 
 fn chown(path: &Path, uid: u32) {

@@ -99,6 +99,7 @@ debug = true
 [frontend]
 path = "web"
 build = "mkdir -p web && cp web-src/index.html web/index.html"
+csp = "default-src 'self'; img-src *"
 
 [python]
 entry_point = "main:run"
@@ -144,7 +145,10 @@ fn every_config_key_lands_where_it_should() {
     let info = inspect(&exe);
     let m = &info["manifest"];
     assert_eq!(m["app"], serde_json::json!({"name": "every-key", "version": "2.3.4", "title": "Every Key"}));
-    assert_eq!(m["window"], serde_json::json!({"width": 1024, "height": 700, "resizable": false, "debug": true}));
+    assert_eq!(
+        m["window"],
+        serde_json::json!({"width": 1024, "height": 700, "resizable": false, "debug": true, "csp": "default-src 'self'; img-src *"})
+    );
     assert_eq!(m["python"]["filesystem_importer"], false);
     assert_eq!(m["python"]["module_search_paths"][2], "$RESOURCES_DIR/lib");
     assert_eq!(m["env"]["MY_SETTING"], "on");
@@ -210,6 +214,7 @@ fn bad_configs_name_the_file_line_and_key() {
         ("[app]\nname = \"x\"\n[python]\nentrypoint = \"main:run\"\n", "python.entrypoint", ":4:"),
         ("[app]\nname = \"x\"\ncolour = \"red\"\n", "app.colour", ":3:"),
         ("[app]\nname = \"x\"\n[frontend]\npath = \"nowhere\"\n", "frontend.path", ":4:"),
+        ("[app]\nname = \"x\"\n[frontend]\ncsp = \"a\\nb\"\n", "frontend.csp", ":4:"),
         ("[app]\nname = \"x\"\n[python]\nentry_point = \"not an entry\"\n", "python.entry_point", ":4:"),
         ("[app]\nname = \"x\"\n[python]\nentry_point = \"missing:run\"\n", "python.entry_point", ":4:"),
         ("[app]\nname = \"x\"\n[python]\nentry_point = \"gone.py\"\n", "python.entry_point", ":4:"),

@@ -71,7 +71,10 @@ fn embedded_uses_the_machines_stdlib_of_the_same_version() {
     let mut app = Headless::start(&exe, cache.path());
     assert_probe_works(&mut app, Path::new(&prefix));
     let env = app.call("api.env", Value::Null);
-    assert_eq!(env["result"]["executable"], exe.display().to_string(), "Python runs inside the executable");
+    // Python runs inside the executable: sys.executable is the link that starts it as `python`.
+    let executable = Path::new(env["result"]["executable"].as_str().unwrap());
+    assert!(executable.ends_with("bin/python3"), "{executable:?}");
+    assert_eq!(fs_err::read_link(executable).unwrap(), exe, "{executable:?}");
     assert_eq!(app.finish().0, 0);
 }
 

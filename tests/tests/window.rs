@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -47,19 +46,6 @@ python3 "$closer" "AuroraView GUI Test"
 wait $app
 echo $? > "$work/exit_code"
 "#;
-
-fn xdg_env(cmd: &mut Command, dir: &Path) {
-    for var in ["XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"] {
-        let d = dir.join(var.to_lowercase());
-        fs_err::create_dir_all(&d).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs_err::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
-        }
-        cmd.env(var, d);
-    }
-}
 
 /// Packs tests/apps/gui with `python_extra` added to its `[python]` table.
 fn pack_gui(python_extra: &str) -> (Project, std::path::PathBuf) {

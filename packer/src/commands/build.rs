@@ -84,7 +84,12 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
     let in_memory = strategy == Strategy::Pyoxidizer;
     let mut extra = Vec::new();
     if strategy.bundles_runtime() {
-        let frame = frames::runtime(&interp, &cfg.python.stdlib_keep, in_memory, &cache, &mut hashes, &report)?;
+        let rt = frames::runtime(&interp, &cfg.python.stdlib_keep, in_memory, &cache, &mut hashes, &report)?;
+        let frame = rt.frame;
+        // The stub runs first: its own glibc needs count too.
+        let glibc_floor =
+            crate::sharedlibs::max_version(rt.glibc_floor, crate::sharedlibs::glibc_floor([stub.path.as_path()])?)
+                .map(|v| crate::sharedlibs::version_text(&v));
         let size: u64 = frame.index.iter().map(|e| e.size).sum();
         let meta = serde_json::json!({
             "version": interp.version,
@@ -92,6 +97,8 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
             "file_count": frame.index.len(),
             "size": size,
             "compressed_size": frame.compressed.len(),
+            "shared_libraries": rt.libraries,
+            "glibc_floor": glibc_floor,
         });
         extra.push(SourceFile::from_bytes("python_runtime.json", serde_json::to_vec_pretty(&meta)?));
         runtime_info = Some(RuntimeInfo {
@@ -99,6 +106,7 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
             root: frames::RUNTIME_ROOT.into(),
             stdlib: frames::stdlib_rel(&interp.minor),
             target: interp.platform.clone(),
+            glibc_floor,
         });
         frames.push(frame);
     }
@@ -170,6 +178,7 @@ pub fn manifest_for(cfg: &Config, runtime: Option<RuntimeInfo>, gui: Option<Stri
             height: cfg.window.height,
             resizable: cfg.window.resizable,
             debug: cfg.window.debug,
+            csp: cfg.frontend.csp.clone(),
         },
         python: PythonInfo {
             entry_point: entry_point_in_overlay(cfg),

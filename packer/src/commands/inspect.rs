@@ -34,9 +34,15 @@ pub fn run(args: Args) -> Result<()> {
         "window:     {}x{} resizable={} debug={}",
         m.window.width, m.window.height, m.window.resizable, m.window.debug
     )?;
+    if let Some(csp) = &m.window.csp {
+        writeln!(o, "csp:        {csp}")?;
+    }
     writeln!(o, "strategy:   {} (isolation: {:?})", m.python.strategy.as_str(), m.python.isolation)?;
     writeln!(o, "entry:      {}", m.python.entry_point)?;
     writeln!(o, "python:     {}", m.runtime.as_ref().map(|r| r.python_version.as_str()).unwrap_or("none bundled"))?;
+    if let Some(floor) = m.runtime.as_ref().and_then(|r| r.glibc_floor.as_deref()) {
+        writeln!(o, "glibc:      {floor} or newer")?;
+    }
     writeln!(o, "hash:       {}", m.content_hash)?;
     writeln!(o, "entries:    {} ({} unpacked)", m.entry_count, human_size(m.unpacked_size))?;
     writeln!(o, "stub:       {}", human_size(overlay.header_offset()))?;

@@ -13,7 +13,7 @@ use core::ffi::{CStr, c_char, c_void};
 use core::marker::{PhantomData, PhantomPinned};
 
 /// Bumped whenever [`AvConfig`] or a function's signature changes.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// The window's side of a running window, opaque to the runtime. Valid from `on_started` until the
 /// process exits, and usable from any thread.
@@ -52,6 +52,9 @@ pub struct AvConfig {
     /// When not null: answer `api.echo` in the window itself (a benchmark baseline) and write
     /// `api.report`'s params to this path.
     pub bare_echo_report: *const c_char,
+    /// The Content-Security-Policy of every page and file the window serves (`[frontend] csp`);
+    /// null: the window library's default.
+    pub csp: *const c_char,
 }
 
 /// `av_window_abi_version`: the [`ABI_VERSION`] the library was built with.
@@ -93,7 +96,8 @@ mod tests {
         assert_eq!(offset_of!(AvConfig, on_started), 56);
         assert_eq!(offset_of!(AvConfig, on_close_requested), 64);
         assert_eq!(offset_of!(AvConfig, bare_echo_report), 72);
-        assert_eq!((size_of::<AvConfig>(), align_of::<AvConfig>()), (80, 8));
+        assert_eq!(offset_of!(AvConfig, csp), 80);
+        assert_eq!((size_of::<AvConfig>(), align_of::<AvConfig>()), (88, 8));
         assert_eq!(size_of::<WindowHandle>(), 0);
     }
 }

@@ -40,6 +40,10 @@ pub struct WindowInfo {
     pub height: u32,
     pub resizable: bool,
     pub debug: bool,
+    /// `[frontend] csp`: the Content-Security-Policy the window serves the frontend with; absent:
+    /// the window's default. Left out when absent, so manifests without it read as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csp: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +130,11 @@ pub struct RuntimeInfo {
     /// Path of the standard library relative to `root`, e.g. `lib/python3.11`.
     pub stdlib: String,
     pub target: String,
+    /// The oldest glibc the runtime tree and the executable run on, e.g. `2.35`: the highest
+    /// `GLIBC_x.y` symbol version any of their ELF files needs. Checked at start; absent in
+    /// manifests of packers that did not record it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glibc_floor: Option<String>,
 }
 
 /// One entry of the index section: what `inspect` lists.

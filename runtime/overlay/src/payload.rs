@@ -129,7 +129,10 @@ impl FrameBuilder {
 pub fn open_regular(path: &Path) -> io::Result<(fs_err::File, u64)> {
     let before = fs_err::metadata(path)?;
     if !before.is_file() {
-        return Err(io::Error::other(format!("{} is not a regular file: only regular files are packed", path.display())));
+        return Err(io::Error::other(format!(
+            "{} is not a regular file: only regular files are packed",
+            path.display()
+        )));
     }
     let file = fs_err::File::open(path)?;
     let meta = file.metadata()?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 fn manifest() -> Manifest {
     Manifest {
         app: AppInfo { name: "t".into(), version: "1".into(), title: "T".into() },
-        window: WindowInfo { width: 10, height: 10, resizable: true, debug: false },
+        window: WindowInfo { width: 10, height: 10, resizable: true, debug: false, csp: None },
         python: PythonInfo {
             entry_point: "main:run".into(),
             strategy: Strategy::Standalone,

@@ -3,6 +3,7 @@
 //! ([`machine_python`]).
 
 pub mod extract;
+pub mod glibc;
 pub mod layout;
 pub mod machine_python;
 

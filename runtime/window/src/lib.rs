@@ -6,6 +6,7 @@
 //! crate knows nothing of Python: requests leave through `on_request`, and responses and events
 //! come back through `av_window_send`.
 
+pub mod policy;
 pub mod protocol;
 mod shell;
 
@@ -47,6 +48,7 @@ pub unsafe extern "C" fn av_window_run(config: *const AvConfig) -> i32 {
         resizable: config.resizable,
         debug: config.debug,
         frontend: text(config.frontend_dir).into(),
+        csp: (!config.csp.is_null()).then(|| text(config.csp)),
     };
     let result = if config.bare_echo_report.is_null() {
         shell::run(

@@ -176,6 +176,21 @@ impl Headless {
         stdin.flush().unwrap();
     }
 
+    /// Writes `bytes` as they are (add the newline yourself): lines that are not UTF-8, say.
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// The next line from stdout as it is, for lines serde_json does not parse (a lone surrogate
+    /// escape).
+    pub fn next_line(&mut self) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no message from the app; stderr:\n{}", self.stderr()))
+    }
+
     pub fn send(&mut self, id: &str, method: &str, params: Value) {
         self.send_raw(&json!({"id": id, "method": method, "params": params}).to_string());
     }
@@ -278,6 +293,21 @@ fn copy_dir(src: &Path, dst: &Path) {
     }
 }
 
+/// Points the XDG directories of a GUI run at fresh directories below `dir`, so WebKitGTK's caches
+/// and state stay out of the machine's home.
+pub fn xdg_env(cmd: &mut Command, dir: &Path) {
+    for var in ["XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"] {
+        let d = dir.join(var.to_lowercase());
+        fs_err::create_dir_all(&d).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs_err::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        cmd.env(var, d);
+    }
+}
+
 /// Whether a process with this pid still exists (and is not a zombie).
 pub fn alive(pid: u32) -> bool {
     match fs_err::read_to_string(format!("/proc/{pid}/stat")) {
@@ -324,6 +354,47 @@ pub fn with_hidden(hidden: &[String], exe: &Path, cache: &Path) -> Command {
     let script = format!(
         "set -e\nfor d in {}; do mount -t tmpfs tmpfs \"$d\"; done\nexec \"$0\" --headless",
         hidden.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(" ")
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .arg(exe)
+        .env("AURORAVIEW_CACHE_DIR", cache)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// The machine's own files of the shared libraries `names` (`libssl.so.3`, ...), as the loader's
+/// cache lists them, links resolved: what `with_hidden_files` covers.
+pub fn system_library_files(names: &[&str]) -> Vec<String> {
+    let listed = Command::new("ldconfig").arg("-p").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for line in listed.unwrap_or_default().lines() {
+        // `	libssl.so.3 (libc6,x86-64) => /lib/x86_64-linux-gnu/libssl.so.3`
+        let Some((name, path)) = line.trim().split_once(" => ") else { continue };
+        if names.contains(&name.split(' ').next().unwrap_or("")) {
+            paths.push(PathBuf::from(path.trim()));
+        }
+    }
+    for dir in ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"] {
+        paths.extend(names.iter().map(|n| Path::new(dir).join(n)));
+    }
+    let mut files: Vec<String> =
+        paths.iter().filter_map(|p| fs_err::canonicalize(p).ok()).map(|p| p.display().to_string()).collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// `exe --headless` in a mount namespace where each of `dirs` is covered by an empty tmpfs and
+/// each of `files` by `/dev/null` (so it reads as empty and no loader can use it).
+pub fn with_hidden_files(dirs: &[String], files: &[String], exe: &Path, cache: &Path) -> Command {
+    let quoted = |v: &[String]| v.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(" ");
+    let script = format!(
+        "set -e\nfor f in {}; do mount --bind /dev/null \"$f\"; done\nfor d in {}; do mount -t tmpfs tmpfs \"$d\"; done\nexec \"$0\" --headless",
+        quoted(files),
+        quoted(dirs)
     );
     let mut cmd = Command::new("unshare");
     cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script])
