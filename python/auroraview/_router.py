@@ -16,7 +16,8 @@ import sys
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
+    import re
+    from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 
     Handler = Callable[..., Any]
     #: A handler's own type, which binding and decorating keep.
@@ -48,7 +49,7 @@ _scan: "Callable[[str, int], Tuple[Any, int]]" = json.decoder.JSONDecoder().scan
 
 def _loads(raw: "str | bytes") -> "Any":
     if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", "replace")
+        raw = raw.decode("utf-8")  # invalid UTF-8 raises UnicodeDecodeError, a ValueError
     try:
         obj, end = _scan(raw, 0)
     except StopIteration:
@@ -57,11 +58,100 @@ def _loads(raw: "str | bytes") -> "Any":
         return json.loads(raw)
     return obj
 
+
+# The error path only: strings and brackets of a message that did not parse, found without parsing.
+_tokens: "Optional[Callable[[str, int], Iterator[re.Match[str]]]]" = None
+
+
+def recover_id(raw: "str | bytes") -> "Any":
+    """The id of a message that could not be parsed (too deep, not UTF-8, cut off...), so that its
+    error can still carry it: the value of the top-level ``"id"`` member of what starts as a JSON
+    object, if that is a string or a finite number; None otherwise. Scans in Python: for the error
+    path only."""
+    global _tokens
+    try:
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", "replace")
+        start = len(raw) - len(raw.lstrip())
+        if raw[start : start + 1] != "{":
+            return None
+        if _tokens is None:
+            import re  # already imported by json
+
+            _tokens = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]').finditer
+        depth = 0
+        for m in _tokens(raw, start):
+            tok = m.group()
+            if tok == "{" or tok == "[":
+                depth += 1
+            elif tok == "}" or tok == "]":
+                depth -= 1
+                if depth <= 0:
+                    return None
+            elif depth == 1 and tok == '"id"':
+                pos = m.end()
+                while raw[pos : pos + 1].isspace():
+                    pos += 1
+                if raw[pos : pos + 1] != ":":
+                    continue  # a value "id", not the key
+                pos += 1
+                while raw[pos : pos + 1].isspace():
+                    pos += 1
+                value = _scan(raw, pos)[0]
+                if isinstance(value, str) or (
+                    isinstance(value, (int, float)) and not isinstance(value, bool) and value - value == 0
+                ):
+                    return value
+                return None
+    except Exception:  # noqa: BLE001 - StopIteration, ValueError, RecursionError: no id to recover
+        pass
+    return None
+
+
+def answer_id(raw: bytes) -> "Optional[str]":
+    """The id the router answers ``raw`` with, as JSON text, or None if it answers with none (no
+    id, or an id it cannot encode). For a supervised child's journal, which records this instead of
+    a line too long for its slot."""
+    try:
+        msg = _loads(raw)
+    except (ValueError, RecursionError):
+        msg_id = recover_id(raw)
+    else:
+        msg_id = msg.get("id") if isinstance(msg, dict) else None
+    if msg_id is None:
+        return None
+    try:
+        return _dumps(msg_id)
+    except Exception:  # noqa: BLE001 - NaN, too deep: answered with a null id
+        return None
+
+
 def _error(msg_id: "Any", message: str, kind: str, tb: "Optional[str]" = None) -> str:
     out: "Dict[str, Any]" = {"id": msg_id, "ok": False, "error": message, "type": kind}
     if tb is not None:
         out["traceback"] = tb
     return _dumps(out)
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        return str(exc) or type(exc).__name__
+    except Exception:  # noqa: BLE001 - an exception whose __str__ fails
+        return type(exc).__name__
+
+
+def _failed(msg: "Dict[str, Any]", exc: BaseException) -> str:
+    """The answer to a message the router could not answer otherwise (an id it cannot encode, a
+    value nested too deeply to encode): an error, with the message's id when that can be encoded."""
+    msg_id = msg.get("id")
+    try:
+        _dumps(msg_id)
+    except Exception:  # noqa: BLE001 - NaN, too deep, ...
+        msg_id = None
+    try:
+        return _error(msg_id, f"malformed message: {_describe(exc)}", "InvalidRequest")
+    except Exception:  # noqa: BLE001 - a message that cannot be encoded either
+        return _error(None, "malformed message", "InvalidRequest")
 
 
 class Router:
@@ -96,57 +186,73 @@ class Router:
         return sorted(self._calls)
 
     def handle(self, raw: "str | bytes") -> Optional[str]:
-        """Dispatches one message; returns the response line, or None for an event."""
+        """Dispatches one message; returns the response line, or None for an event.
+
+        Never raises: whatever the message (not JSON, not UTF-8, nested too deeply, ...) and
+        whatever the handler raises (SystemExit and KeyboardInterrupt too), the caller gets an
+        answer, and no message can end the app."""
         try:
             msg = _loads(raw)
-        except ValueError as exc:
-            return _error(None, f"malformed message: {exc}", "ParseError")
+        except (ValueError, RecursionError) as exc:
+            return _error(recover_id(raw), f"malformed message: {_describe(exc)}", "ParseError")
         if not isinstance(msg, dict):
             return _error(None, "malformed message: expected a JSON object", "ParseError")
-        if "method" not in msg:
-            if "event" in msg:
-                self.dispatch_event(msg["event"], msg.get("data"))
-                return None
-            return _error(msg.get("id"), "malformed message: no `method` or `event`", "InvalidRequest")
-        msg_id = msg.get("id")
-        method = msg["method"]
-        func = self._calls.get(method) if isinstance(method, str) else None
-        if func is None:
-            if method == "__methods__":
-                return _dumps({"id": msg_id, "ok": True, "result": self.methods()})
-            if method == "__ping__":
-                return _dumps({"id": msg_id, "ok": True, "result": "pong"})
-            if method == "__echo__":
-                return _dumps({"id": msg_id, "ok": True, "result": msg.get("params")})
-            return _error(msg_id, f"unknown method {method!r}", "MethodNotFound")
-        params = msg.get("params")
         try:
-            if params is None:
-                result = func()
-            elif isinstance(params, dict):
-                result = func(**params)
-            elif isinstance(params, list):
-                result = func(*params)
-            else:
-                result = func(params)
-        except Exception as exc:  # noqa: BLE001 - every handler error becomes a response
-            import traceback
+            if "method" not in msg:
+                if "event" in msg:
+                    event = msg["event"]
+                    if isinstance(event, str):
+                        self.dispatch_event(event, msg.get("data"))
+                    return None
+                return _error(msg.get("id"), "malformed message: no `method` or `event`", "InvalidRequest")
+            msg_id = msg.get("id")
+            method = msg["method"]
+            func = self._calls.get(method) if isinstance(method, str) else None
+            if func is None:
+                if not isinstance(method, str):
+                    return _error(msg_id, "malformed message: `method` is not a string", "InvalidRequest")
+                if method == "__methods__":
+                    return _dumps({"id": msg_id, "ok": True, "result": self.methods()})
+                if method == "__ping__":
+                    return _dumps({"id": msg_id, "ok": True, "result": "pong"})
+                if method == "__echo__":
+                    return _dumps({"id": msg_id, "ok": True, "result": msg.get("params")})
+                return _error(msg_id, f"unknown method {method!r}", "MethodNotFound")
+            params = msg.get("params")
+            try:
+                if params is None:
+                    result = func()
+                elif isinstance(params, dict):
+                    result = func(**params)
+                elif isinstance(params, list):
+                    result = func(*params)
+                else:
+                    result = func(params)
+            except BaseException as exc:  # noqa: BLE001 - every handler error becomes a response,
+                # SystemExit and KeyboardInterrupt too: a handler cannot end the app
+                import traceback
 
-            return _error(msg_id, str(exc) or type(exc).__name__, type(exc).__name__, traceback.format_exc())
-        try:
-            return _dumps({"id": msg_id, "ok": True, "result": result})
-        except Exception as exc:  # noqa: BLE001 - TypeError, ValueError (NaN) or RecursionError (cycle)
-            return _error(msg_id, f"result of {method!r} is not JSON-serializable: {exc}", "TypeError")
+                return _error(msg_id, _describe(exc), type(exc).__name__, traceback.format_exc())
+            try:
+                return _dumps({"id": msg_id, "ok": True, "result": result})
+            except BaseException as exc:  # noqa: BLE001 - TypeError, ValueError (NaN), RecursionError (cycle)
+                return _error(msg_id, f"result of {method!r} is not JSON-serializable: {_describe(exc)}", "TypeError")
+        except BaseException as exc:  # noqa: BLE001 - the message itself cannot be answered as is
+            return _failed(msg, exc)
 
     def dispatch_event(self, event: Any, data: Any) -> None:
         for handler in list(self._events.get(event, ())):
             try:
                 handler(data)
-            except Exception:  # noqa: BLE001 - an event handler's error must not stop the others
-                import traceback
+            except BaseException:  # noqa: BLE001 - an event handler's error must not stop the
+                # others, nor end the app (SystemExit, KeyboardInterrupt)
+                try:
+                    import traceback
 
-                print(f"auroraview: handler for event {event!r} failed:", file=sys.stderr)
-                traceback.print_exc()
+                    print(f"auroraview: handler for event {event!r} failed:", file=sys.stderr)
+                    traceback.print_exc()
+                except Exception:  # noqa: BLE001 - stderr closed
+                    pass
 
 
 def encode_event(event: str, data: Any = None) -> str:

@@ -15,7 +15,7 @@ import sys
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from typing import IO, Any, Optional, Tuple
+    from typing import IO, Any, Callable, Optional, Tuple
 
     from ._router import Router
 
@@ -45,7 +45,12 @@ def serve(router: "Router", transport: "Any") -> None:
                     start_worker()
                 out = handle(msg)
                 if out is not None:
-                    send(out)
+                    try:
+                        send(out)
+                    except UnicodeEncodeError:
+                        # A lone surrogate (from a `\ud800` escape in the request) can be in a
+                        # JSON string only: written back as that escape.
+                        send(out.encode("utf-8", "backslashreplace").decode("utf-8"))
         finally:
             with lock:
                 state["running"] -= 1
@@ -89,6 +94,8 @@ class StdioTransport:
         self._now = time.monotonic
         self._in = infile  # keeps the descriptor a journal reads from open
         self._journal = journal
+        if journal is not None:
+            journal.respond = self.send
         #: A journal has a slot per worker: no more workers than slots.
         self.max_workers = journal.slots if journal is not None else MAX_WORKERS
         self._control = control
@@ -229,10 +236,10 @@ class StdioTransport:
 # The journal a supervised child keeps in memory it shares with its supervisor, so the child can
 # read the client's pipe and write its answers directly (no relay in between) and still have its
 # calls in flight failed, and its unread input handed to the next child, if it dies. The layout is
-# mirrored by the runtime's `supervisor/journal.rs`: a page of little-endian u64 header words, a
-# page per worker slot, then the input buffer. The supervisor writes the number of slots into the
-# header; it is defined there alone.
-_HANDED, _HI, _BASE, _WRITING, _SLOT_COUNT = 0, 1, 2, 3, 4  # header words
+# mirrored by the runtime's `supervisor/journal.rs`: a page of little-endian u64 header words, the
+# worker slots, then the input buffer. The supervisor writes the number of slots and the size of
+# one slot into the header; they are defined there alone.
+_HANDED, _HI, _BASE, _WRITING, _SLOT_COUNT, _SLOT_SIZE = 0, 1, 2, 3, 4, 5  # header words
 _PAGE = 4096
 
 
@@ -245,7 +252,8 @@ class Journal:
 
     A worker's slot (u64 length, 0 when free; u64 stream offset of the line; the line) holds the
     call it is serving until its response has been written. A line too long for a slot is held as
-    ``{"id": ...}``."""
+    ``{"id": ...}``; a call whose id alone does not fit is refused: answered with an error (through
+    ``respond``, before it counts as handed out) and never served."""
 
     def __init__(self, fd: int, infd: int) -> None:
         import mmap
@@ -253,13 +261,21 @@ class Journal:
         import threading
 
         header = mmap.mmap(fd, _PAGE)
-        slots = memoryview(header).cast("Q")[_SLOT_COUNT]
+        words = memoryview(header).cast("Q")
+        slots, slot_size = words[_SLOT_COUNT], words[_SLOT_SIZE]
+        words.release()
         header.close()
         if not 1 <= slots <= MAX_WORKERS:
             raise ValueError(f"auroraview: the journal has {slots} slots; this package serves 1 to {MAX_WORKERS}")
+        if not _PAGE <= slot_size <= 1 << 24 or slot_size % _PAGE:
+            raise ValueError(f"auroraview: the journal's slots have {slot_size} bytes; this package needs whole pages")
         #: Workers at most: each needs a slot.
         self.slots = slots
-        self._data = _PAGE * (1 + slots)  # where the input buffer starts
+        self._slot_size = slot_size
+        self._room = slot_size - 16  # for the line, after its length and offset
+        #: Writes an answer to the client (set by the transport): how a refused call is answered.
+        self.respond: "Optional[Callable[[str], None]]" = None
+        self._data = _PAGE + slots * slot_size  # where the input buffer starts
         self._meta = meta = mmap.mmap(fd, self._data)
         # The whole file, not just the buffer: a mapping's offset must be a multiple of the
         # machine's page size, and this one can grow (resize) while `meta` stays as it is.
@@ -294,9 +310,12 @@ class Journal:
             end = buf.find(b"\n", data + searched, data + hi) + 1
             if end:
                 line = buf[data + handed : end]
-                self._hold(line, base + handed)
+                held = self._hold(line, base + handed)
                 words[_HANDED] = base + end - data
-                return line
+                if held:
+                    return line
+                handed = searched = end - data  # refused, and answered: on to the next line
+                continue
             searched = hi
             if handed == hi and hi:
                 # Everything read was handed out: start again at the front.
@@ -327,32 +346,46 @@ class Journal:
             if n == 0:
                 line = buf[data + handed : data + hi]
                 if line:
-                    self._hold(line, base + handed)
+                    if not self._hold(line, base + handed):
+                        line = b""  # refused, and answered: the input has ended
                     words[_HANDED] = base + hi
                 return line
             hi += n
             words[_HI] = base + hi
 
-    def _hold(self, line: bytes, offset: int) -> None:
+    def _hold(self, line: bytes, offset: int) -> bool:
+        """Holds ``line`` (at stream ``offset``) in the calling worker's slot until it is answered.
+        False when the call was refused instead: its id does not fit in a slot."""
         at = getattr(self._local, "at", None)
         if at is None:
             with self._slots_lock:
-                at = (1 + self._free.pop()) * _PAGE if self._free else -1
+                at = _PAGE + self._free.pop() * self._slot_size if self._free else -1
             self._local.at = at
         if at < 0:
-            return
-        if len(line) > _PAGE - 16:
-            import json
+            return True
+        if len(line) > self._room:
+            from ._router import answer_id
 
-            try:
-                msg = json.loads(line)
-                line = json.dumps({"id": msg.get("id")}).encode() if isinstance(msg, dict) else b"{}"
-            except ValueError:
-                line = b"{}"
+            ident = answer_id(line)
+            line = b"{}" if ident is None else b'{"id":' + ident.encode("utf-8", "backslashreplace") + b"}"
+            if len(line) > self._room:
+                self._refuse(ident or "null")
+                return False
         self._meta[at + 16 : at + 16 + len(line)] = line
         words = self._slot_words
         words[at // 8 + 1] = offset
         words[at // 8] = len(line)
+        return True
+
+    def _refuse(self, ident: str) -> None:
+        """Answers a call whose id is too long to be held, without serving it."""
+        from ._router import _dumps
+
+        limit = self._room - len('{"id":}')
+        message = _dumps(f"request id too long: {len(ident)} bytes of JSON, at most {limit} in this mode")
+        line = '{"id":' + ident + ',"ok":false,"error":' + message + ',"type":"InvalidRequest"}'
+        if self.respond is not None:
+            self.respond(line.encode("utf-8", "backslashreplace").decode("utf-8"))
 
     def answered(self) -> None:
         """The calling worker's response has been written."""

@@ -9,15 +9,20 @@ import pytest
 from auroraview import _serve
 
 HEADER = struct.Struct("<4Q")
-# As the supervisor writes it into the header (runtime/src/supervisor/journal.rs).
+# As the supervisor writes them into the header (runtime/src/supervisor/journal.rs).
 SLOTS = 64
-DATA = _serve._PAGE * (1 + SLOTS)
+SLOT_SIZE = 64 << 10
+DATA = _serve._PAGE + SLOTS * SLOT_SIZE
+
+
+def slot_at(n):
+    return _serve._PAGE + n * SLOT_SIZE
 
 
 def journal(data_size):
     fd = os.memfd_create("journal-test")
     os.ftruncate(fd, DATA + data_size)
-    os.pwrite(fd, struct.pack("<Q", SLOTS), 4 * 8)
+    os.pwrite(fd, struct.pack("<2Q", SLOTS, SLOT_SIZE), 4 * 8)
     reader, writer = os.pipe()
     return fd, _serve.Journal(os.dup(fd), reader), writer
 
@@ -65,7 +70,7 @@ def test_a_call_is_held_in_its_slot_until_answered_and_the_rest_is_unread():
     fd, j, writer = journal(1 << 16)
     os.write(writer, b'{"id":1,"method":"a"}\n{"id":2,"method":"b"}\n{"id":3')
     assert j.readline() == b'{"id":1,"method":"a"}\n'
-    slot = _serve._PAGE * (1 + 0)
+    slot = slot_at(0)
     length, offset = struct.unpack("<2Q", os.pread(fd, 16, slot))
     assert os.pread(fd, length, slot + 16) == b'{"id":1,"method":"a"}\n'
     handed, hi, base, _ = state(fd)
@@ -78,19 +83,20 @@ def test_a_call_is_held_in_its_slot_until_answered_and_the_rest_is_unread():
 @pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="Linux only")
 def test_a_line_too_long_for_a_slot_is_held_as_its_id():
     fd, j, writer = journal(1 << 16)
-    os.write(writer, b'{"method":"a","params":["' + b"z" * 9000 + b'"],"id":"big"}\n')
+    line = b'{"method":"a","params":["' + b"z" * 90000 + b'"],"id":"big"}\n'  # more than a pipe holds
+    threading.Thread(target=os.write, args=(writer, line)).start()
     assert j.readline().endswith(b'"id":"big"}\n')
-    slot = _serve._PAGE
+    slot = slot_at(0)
     length = struct.unpack("<Q", os.pread(fd, 8, slot))[0]
-    assert os.pread(fd, length, slot + 16) == b'{"id": "big"}'
+    assert os.pread(fd, length, slot + 16) == b'{"id":"big"}'
 
 
 @pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="Linux only")
 def test_the_slot_count_is_the_supervisors():
-    def with_slots(slots):
+    def with_slots(slots, size=SLOT_SIZE):
         fd = os.memfd_create("journal-test")
-        os.ftruncate(fd, _serve._PAGE * (1 + max(slots, 1)) + 4096)
-        os.pwrite(fd, struct.pack("<Q", slots), 4 * 8)
+        os.ftruncate(fd, _serve._PAGE + max(slots, 1) * size + 4096)
+        os.pwrite(fd, struct.pack("<2Q", slots, size), 4 * 8)
         reader, _ = os.pipe()
         return _serve.Journal(os.dup(fd), reader)
 
@@ -100,3 +106,7 @@ def test_the_slot_count_is_the_supervisors():
     for bad in (0, _serve.MAX_WORKERS + 1):
         with pytest.raises(ValueError, match="slots"):
             with_slots(bad)
+    assert with_slots(2, 4096)._room == 4096 - 16
+    for bad in (0, 100, 4096 + 8):
+        with pytest.raises(ValueError, match="bytes"):
+            with_slots(2, bad)

@@ -4,7 +4,7 @@
 
 use crate::rpc::dispatch::Dispatcher;
 use crate::rpc::sink::Sink;
-use crate::rpc::source::Source;
+use crate::rpc::source::{Message, Source};
 use pyo3::prelude::*;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -44,12 +44,19 @@ fn installed() -> Option<&'static Transport> {
 pub mod _auroraview_runtime {
     use super::*;
 
-    /// `(message, spawn)`: the next message (None when the app is shutting down), and whether the
-    /// caller should start one more worker.
+    /// `(message, spawn)`: the next message (None when the app is shutting down; `bytes` for a
+    /// line that is not UTF-8, which the router refuses), and whether the caller should start one
+    /// more worker.
     #[pyfunction]
-    fn recv(py: Python<'_>) -> (Option<String>, bool) {
-        let Some(t) = installed() else { return (None, false) };
-        t.dispatcher.recv(&|f| py.detach(f))
+    fn recv(py: Python<'_>) -> PyResult<(Option<Bound<'_, PyAny>>, bool)> {
+        let Some(t) = installed() else { return Ok((None, false)) };
+        let (message, spawn) = t.dispatcher.recv(&|f| py.detach(f));
+        let message = match message {
+            None => None,
+            Some(Message::Text(text)) => Some(text.into_pyobject(py)?.into_any()),
+            Some(Message::Bytes(bytes)) => Some(pyo3::types::PyBytes::new(py, &bytes).into_any()),
+        };
+        Ok((message, spawn))
     }
 
     /// Sends one response or event line to the frontend (stdout in `--headless`).

@@ -5,7 +5,7 @@
 //!
 //! Nothing here knows Python: `blocking` is how the caller gives up the GIL while it waits.
 
-use super::source::{Next, Source};
+use super::source::{Message, Next, Source};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
@@ -53,7 +53,7 @@ impl<S: Source> Dispatcher<S> {
 
     /// The next message for this thread to handle, or `None` once the source has ended. The flag
     /// is true when no follower is left waiting: the caller should start another worker.
-    pub fn recv(&self, blocking: &dyn Fn(&mut (dyn FnMut() + Send))) -> (Option<String>, bool) {
+    pub fn recv(&self, blocking: &dyn Fn(&mut (dyn FnMut() + Send))) -> (Option<Message>, bool) {
         let me = std::thread::current().id();
         let mut st = self.lock();
         loop {
@@ -162,7 +162,7 @@ mod tests {
             .map(|_| {
                 let (d, out_tx) = (d.clone(), out_tx.clone());
                 std::thread::spawn(move || {
-                    while let (Some(m), _) = d.recv(&direct) {
+                    while let (Some(Message::Text(m)), _) = d.recv(&direct) {
                         if m == "slow" {
                             std::thread::sleep(Duration::from_millis(500));
                         }
@@ -189,7 +189,7 @@ mod tests {
         let d = Arc::new(Dispatcher::new(ChannelSource(rx), Duration::from_millis(50)));
         tx.send("a".into()).unwrap();
         // A lone worker is told to start a spare.
-        assert_eq!(d.recv(&direct), (Some("a".into()), true));
+        assert_eq!(d.recv(&direct), (Some(Message::Text("a".into())), true));
         drop(tx);
         assert_eq!(d.recv(&direct), (None, false));
         assert_eq!(d.recv(&direct), (None, false));

@@ -5,8 +5,16 @@ use crossbeam_channel::{Receiver, TryRecvError};
 use std::io::{BufRead, BufReader, Read};
 use std::sync::Mutex;
 
+/// One request: text, or the bytes of a line that is not UTF-8, which Python gets as `bytes` and
+/// answers with a `ParseError` (carrying the line's id, when it has one).
+#[derive(Debug, PartialEq)]
+pub enum Message {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
 pub enum Next {
-    Message(String),
+    Message(Message),
     Empty,
     Closed,
 }
@@ -33,13 +41,13 @@ pub struct ChannelSource(pub Receiver<String>);
 impl Source for ChannelSource {
     fn try_next(&self) -> Next {
         match self.0.try_recv() {
-            Ok(m) => Next::Message(m),
+            Ok(m) => Next::Message(Message::Text(m)),
             Err(TryRecvError::Empty) => Next::Empty,
             Err(TryRecvError::Disconnected) => Next::Closed,
         }
     }
     fn next(&self) -> Next {
-        self.0.recv().map(Next::Message).unwrap_or(Next::Closed)
+        self.0.recv().map(|m| Next::Message(Message::Text(m))).unwrap_or(Next::Closed)
     }
 }
 
@@ -52,23 +60,26 @@ impl<R: Read + Send> LineSource<R> {
     }
 
     fn read_line(reader: &mut BufReader<R>) -> Next {
-        let mut line = String::new();
+        let mut line = Vec::new();
         loop {
             line.clear();
-            match reader.read_line(&mut line) {
+            match reader.read_until(b'\n', &mut line) {
                 Ok(0) => return Next::Closed,
                 Ok(_) => {
-                    let trimmed = line.trim_end_matches(['\n', '\r']);
-                    if trimmed.trim().is_empty() {
+                    while line.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
+                        line.pop();
+                    }
+                    if line.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
-                    let len = trimmed.len();
-                    line.truncate(len);
-                    return Next::Message(line);
+                    // What `read_line` would do, without losing a line that is not UTF-8: it is
+                    // passed on as is, for the router to refuse with its id.
+                    return Next::Message(match String::from_utf8(line) {
+                        Ok(text) => Message::Text(text),
+                        Err(e) => Message::Bytes(e.into_bytes()),
+                    });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                // A line that is not UTF-8 is passed on as is, for the router to refuse.
-                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => return Next::Message("\u{fffd}".into()),
                 Err(_) => return Next::Closed,
             }
         }
@@ -82,5 +93,32 @@ impl<R: Read + Send> Source for LineSource<R> {
     }
     fn next(&self) -> Next {
         Self::read_line(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8]) -> Vec<Message> {
+        let source = LineSource::new(input);
+        let mut out = Vec::new();
+        while let Next::Message(m) = source.next() {
+            out.push(m);
+        }
+        out
+    }
+
+    #[test]
+    fn lines_are_text_and_a_line_that_is_not_utf8_comes_as_its_bytes() {
+        let got = lines(b"{\"id\":1}\r\n\n  \n{\"id\":\"\xff\"}\n\xe2\x82\xac last");
+        assert_eq!(
+            got,
+            [
+                Message::Text("{\"id\":1}".into()),
+                Message::Bytes(b"{\"id\":\"\xff\"}".to_vec()),
+                Message::Text("\u{20ac} last".into()),
+            ]
+        );
     }
 }

@@ -5,18 +5,19 @@
 
 use super::journal::{self, Journal};
 use super::{
-    Ended, Ids, Settings, Signs, command, death, fail_in_flight, read_stderr, shut_down, status, stop, supervise,
+    Ended, GRACE, Settings, Signs, command, death, fail_in_flight, read_stderr, request_key, shut_down, status, stop,
+    supervise,
 };
 use crate::rpc::sink::{self, Sink};
 use anyhow::{Context, Result};
-use crossbeam_channel::{Receiver, select, tick};
+use crossbeam_channel::{Receiver, never, select, tick};
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Serves a `--headless` client through children that read its requests from `input` and write
 /// their answers to `output` themselves, each keeping a [`Journal`] from which this process fails
@@ -29,7 +30,8 @@ pub fn run(settings: &Settings, input: std::fs::File, output: std::fs::File) -> 
 }
 
 /// A channel that closes when the client closes its end of `input` (the child reads the input;
-/// this only watches for the hang-up, to stop a child that does not finish on its own).
+/// this only watches for the hang-up, to stop a child that does not finish on its own once it has
+/// answered everything).
 fn hang_up(input: &std::fs::File) -> Result<Receiver<()>> {
     let (tx, rx) = crossbeam_channel::bounded::<()>(0);
     let fd = std::os::fd::OwnedFd::from(input.try_clone()?);
@@ -99,10 +101,18 @@ fn serve_direct(
     control.set_write_timeout(Some(Duration::from_millis(100)))?;
     let ticker = tick(settings.heartbeat_interval());
     let mut hung = false;
+    // Once the client has hung up: since when the child has had nothing left to do. It reads the
+    // end of input itself and exits when its calls are answered, however long they take (heartbeats
+    // still tell a working child from a hung one); one that lingers idle is stopped.
+    let mut hang_up = hung_up.clone();
+    let mut idle_since: Option<Instant> = None;
     loop {
         select! {
             recv(eof_rx) -> _ => break,
-            recv(hung_up) -> _ => return Ok(shut_down(&mut child, None, &eof_rx, &signs)),
+            recv(hang_up) -> _ => {
+                hang_up = never();
+                idle_since = Some(Instant::now());
+            },
             recv(ticker) -> _ => {
                 if signs.silent(settings) {
                     hung = true;
@@ -110,6 +120,13 @@ fn serve_direct(
                     continue;
                 }
                 let _ = control.write_all(b"p");
+                if let Some(since) = &mut idle_since {
+                    if journal.busy()? || pending(input) {
+                        *since = Instant::now();
+                    } else if since.elapsed() > GRACE {
+                        return Ok(shut_down(&mut child, None, Duration::ZERO, &eof_rx, &signs));
+                    }
+                }
             },
         }
     }
@@ -122,13 +139,20 @@ fn serve_direct(
     if remains.mid_line {
         sink("")?; // ends the line the child was writing, so the next one parses
     }
-    let in_flight = remains
-        .in_flight
-        .iter()
-        .filter_map(|line| serde_json::from_slice::<Ids>(line).ok()?.id.map(|id| id.to_string()))
-        .collect();
+    let in_flight = remains.in_flight.iter().filter_map(|line| request_key(line)).collect();
     let (why, message) = death(settings, code, hung, &tail);
     fail_in_flight(sink, in_flight, &message, code);
     status(sink, "exited", code, &message);
+    // After the client hung up, a next child is started only to serve what this one left unread.
+    if idle_since.is_some() && unread.is_empty() && !pending(input) {
+        return Ok(Ended::Shutdown(0));
+    }
     Ok(Ended::Died { code, why })
+}
+
+/// Whether `input` (a pipe) holds bytes no child has read yet.
+fn pending(input: &std::fs::File) -> bool {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int we own, for a descriptor `input` keeps open.
+    unsafe { libc::ioctl(input.as_raw_fd(), libc::FIONREAD, &mut n) == 0 && n > 0 }
 }

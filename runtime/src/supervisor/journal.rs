@@ -7,12 +7,15 @@
 //! little-endian):
 //! - page 0: header words `handed`, `hi` and `base` (offsets in the whole input stream: bytes given
 //!   to workers, bytes read, and the stream offset of the buffer's first byte), `writing` (1 while
-//!   a line is being written to the client) and `slots` ([`SLOTS`], written here: the child sizes
-//!   its worker pool and finds its buffer from it, so the number is defined once);
-//! - pages 1..=slots: one slot per worker: u64 length (0 when free), u64 stream offset of the
-//!   line, then the line it is serving (or `{"id": ...}` for a line too long for the slot);
-//! - from page 1 + slots: the input buffer. Bytes past `hi` are zero, except what a read delivered
-//!   just before the child died.
+//!   a line is being written to the client), `slots` ([`SLOTS`]) and `slot_size` ([`SLOT_SIZE`]),
+//!   both written here: the child sizes its worker pool and finds its slots and buffer from them,
+//!   so the numbers are defined once;
+//! - from page 1, `slots` slots of `slot_size` bytes, one per worker: u64 length (0 when free),
+//!   u64 stream offset of the line, then the line it is serving (or `{"id": ...}` for a line too
+//!   long for the slot; a call whose id alone does not fit is refused by the child, answered with
+//!   an `InvalidRequest` error and never served);
+//! - from page 1 + slots × slot_size: the input buffer. Bytes past `hi` are zero, except what a
+//!   read delivered just before the child died.
 //!
 //! Everything a child wrote is read as untrusted: its words may be anything when it died (or if it
 //! misbehaved), so every offset is checked and nothing is sized from them beyond the file itself.
@@ -29,9 +32,13 @@ const HI: u64 = 8;
 const BASE: u64 = 16;
 const WRITING: u64 = 24;
 const SLOT_COUNT: u64 = 32;
+const SLOT_SIZE_WORD: u64 = 40;
 /// Workers a child may run at once, each with its slot.
 const SLOTS: u64 = 64;
-const DATA: u64 = PAGE * (1 + SLOTS);
+/// Bytes of one slot: room for a long line or id. Pages of a memfd cost nothing until written, and
+/// a slot is written only as far as its line goes.
+const SLOT_SIZE: u64 = 64 << 10;
+const DATA: u64 = PAGE + SLOTS * SLOT_SIZE;
 /// The input buffer a child starts with; it doubles when one line needs more.
 const INITIAL: u64 = 1 << 20;
 /// Input carried over to the next child at most; a dead child's journal larger than this is not
@@ -71,6 +78,7 @@ impl Journal {
         file.write_all_at(unread, DATA).context("writing the backend's journal")?;
         file.write_all_at(&(unread.len() as u64).to_le_bytes(), HI).context("writing the backend's journal")?;
         file.write_all_at(&SLOTS.to_le_bytes(), SLOT_COUNT).context("writing the backend's journal")?;
+        file.write_all_at(&SLOT_SIZE.to_le_bytes(), SLOT_SIZE_WORD).context("writing the backend's journal")?;
         Ok(Journal { file })
     }
 
@@ -78,25 +86,42 @@ impl Journal {
         self.file.as_raw_fd()
     }
 
+    fn word(&self, at: u64) -> Result<u64> {
+        let mut b = [0u8; 8];
+        self.file.read_exact_at(&mut b, at).context("reading the backend's journal")?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// Whether a live child is still working, as far as its journal tells: a call held in a slot,
+    /// or input read but not yet handed to a worker. A snapshot of words the child keeps changing.
+    pub fn busy(&self) -> Result<bool> {
+        if self.word(HI)? > self.word(HANDED)? {
+            return Ok(true);
+        }
+        for slot in 0..SLOTS {
+            if self.word(PAGE + slot * SLOT_SIZE)? != 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Reads what the child left. Call only once it is gone.
     pub fn remains(&self) -> Result<Remains> {
-        let word = |at: u64| -> Result<u64> {
-            let mut b = [0u8; 8];
-            self.file.read_exact_at(&mut b, at).context("reading the backend's journal")?;
-            Ok(u64::from_le_bytes(b))
-        };
+        let word = |at: u64| self.word(at);
         let (handed, hi, base, writing) = (word(HANDED)?, word(HI)?, word(BASE)?, word(WRITING)?);
         let size = self.file.metadata().context("reading the backend's journal")?.len().saturating_sub(DATA);
         let mut remains = Remains { mid_line: writing != 0, ..Remains::default() };
-        for slot in 1..=SLOTS {
-            let (len, offset) = (word(slot * PAGE)?, word(slot * PAGE + 8)?);
+        for slot in 0..SLOTS {
+            let at = PAGE + slot * SLOT_SIZE;
+            let (len, offset) = (word(at)?, word(at + 8)?);
             // A slot whose line lies at or after `handed` was filled just before `handed` moved:
             // that line is still unread, and goes to the next child instead.
-            if len == 0 || len > PAGE - 16 || offset >= handed {
+            if len == 0 || len > SLOT_SIZE - 16 || offset >= handed {
                 continue;
             }
             let mut line = vec![0; len as usize];
-            self.file.read_exact_at(&mut line, slot * PAGE + 16).context("reading the backend's journal")?;
+            self.file.read_exact_at(&mut line, at + 16).context("reading the backend's journal")?;
             remains.in_flight.push(line);
         }
         // Buffer positions of what was handed out and what was read, each within the buffer, and
@@ -131,9 +156,9 @@ mod tests {
     }
 
     fn slot(j: &Journal, n: u64, line: &[u8], offset: u64) {
-        j.file.write_all_at(line, (1 + n) * PAGE + 16).unwrap();
-        put(j, (1 + n) * PAGE + 8, offset);
-        put(j, (1 + n) * PAGE, line.len() as u64);
+        j.file.write_all_at(line, PAGE + n * SLOT_SIZE + 16).unwrap();
+        put(j, PAGE + n * SLOT_SIZE + 8, offset);
+        put(j, PAGE + n * SLOT_SIZE, line.len() as u64);
     }
 
     #[test]
@@ -176,16 +201,32 @@ mod tests {
             assert!(r.unread.len() as u64 <= INITIAL);
         }
         slot(&j, 0, b"x", 0);
-        put(&j, PAGE, u64::MAX); // a slot length past its page
+        put(&j, PAGE, u64::MAX); // a slot length past its slot
         put(&j, HANDED, 10);
         assert!(j.remains().unwrap().in_flight.is_empty());
     }
 
     #[test]
-    fn the_header_names_the_slot_count() {
+    fn the_header_names_the_slot_count_and_size() {
         let j = Journal::create(b"").unwrap();
-        let mut b = [0u8; 8];
-        j.file.read_exact_at(&mut b, SLOT_COUNT).unwrap();
-        assert_eq!(u64::from_le_bytes(b), SLOTS);
+        assert_eq!(j.word(SLOT_COUNT).unwrap(), SLOTS);
+        assert_eq!(j.word(SLOT_SIZE_WORD).unwrap(), SLOT_SIZE);
+        assert_eq!(SLOT_SIZE % PAGE, 0, "the child maps whole pages");
+    }
+
+    #[test]
+    fn a_long_line_in_a_slot_is_in_flight_and_busy_follows_the_slots() {
+        let j = Journal::create(b"").unwrap();
+        assert!(!j.busy().unwrap());
+        let line = format!("{{\"id\":\"{}\",\"method\":\"m\"}}\n", "i".repeat(10_000));
+        slot(&j, 63, line.as_bytes(), 0);
+        put(&j, HANDED, line.len() as u64);
+        put(&j, HI, line.len() as u64);
+        assert!(j.busy().unwrap());
+        assert_eq!(j.remains().unwrap().in_flight, vec![line.into_bytes()]);
+        put(&j, PAGE + 63 * SLOT_SIZE, 0);
+        assert!(!j.busy().unwrap());
+        put(&j, HI, 1 << 20); // read, not handed out
+        assert!(j.busy().unwrap());
     }
 }

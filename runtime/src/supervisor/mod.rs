@@ -20,7 +20,6 @@ use crate::rpc::sink::Sink;
 use anyhow::{Context, Result, bail};
 use auroraview_overlay::EntryPoint;
 use crossbeam_channel::Receiver;
-use serde::Deserialize;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
@@ -53,11 +52,129 @@ impl Settings {
     }
 }
 
-#[derive(Deserialize)]
-struct Ids {
-    id: Option<serde_json::Value>,
-    event: Option<String>,
-    data: Option<serde_json::Value>,
+/// The raw JSON text of the members of the object `line` that `want` asks for, in one pass that
+/// stops as soon as `want` says so. Nothing is parsed or allocated: params and results (large,
+/// or nested deeper than a parser allows) are only stepped over. Not a validator: a line that is
+/// not a JSON object yields what could be found before it went wrong.
+fn members<'a>(line: &'a [u8], mut want: impl FnMut(&[u8], &'a [u8]) -> bool) {
+    let ws = |mut i: usize| {
+        while line.get(i).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+            i += 1;
+        }
+        i
+    };
+    // The end of the string starting at `i` (a quote), after its closing quote.
+    let string_end = |i: usize| -> Option<usize> {
+        let mut j = i + 1;
+        loop {
+            j += line.get(j..)?.iter().position(|&b| b == b'"' || b == b'\\')?;
+            if line[j] == b'"' {
+                return Some(j + 1);
+            }
+            j += 2;
+        }
+    };
+    let value_end = |i: usize| -> Option<usize> {
+        match *line.get(i)? {
+            b'"' => string_end(i),
+            b'{' | b'[' => {
+                let (mut depth, mut j) = (0usize, i);
+                loop {
+                    match *line.get(j)? {
+                        b'"' => j = string_end(j)?,
+                        b'{' | b'[' => (depth, j) = (depth + 1, j + 1),
+                        b'}' | b']' => {
+                            (depth, j) = (depth - 1, j + 1);
+                            if depth == 0 {
+                                return Some(j);
+                            }
+                        }
+                        _ => j += 1,
+                    }
+                }
+            }
+            _ => {
+                let n = line[i..]
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                    .unwrap_or(line.len() - i);
+                (n > 0).then_some(i + n)
+            }
+        }
+    };
+    let mut i = ws(0);
+    if line.get(i) != Some(&b'{') {
+        return;
+    }
+    i = ws(i + 1);
+    while line.get(i) == Some(&b'"') {
+        let Some(key_end) = string_end(i) else { return };
+        let key = &line[i..key_end];
+        i = ws(key_end);
+        if line.get(i) != Some(&b':') {
+            return;
+        }
+        i = ws(i + 1);
+        let Some(end) = value_end(i) else { return };
+        if want(key, &line[i..end]) {
+            return;
+        }
+        i = ws(end);
+        if line.get(i) != Some(&b',') {
+            return;
+        }
+        i = ws(i + 1);
+    }
+}
+
+/// Whether `key` (a member name as written, with its quotes) is `name`.
+fn key_is(key: &[u8], name: &str) -> bool {
+    match key.get(1..key.len() - 1) {
+        Some(inner) if !inner.contains(&b'\\') => inner == name.as_bytes(),
+        _ => serde_json::from_slice::<String>(key).is_ok_and(|k| k == name),
+    }
+}
+
+/// The key a call is tracked by while in flight: its id as JSON text, the same for the request as
+/// for the answer Python writes (which may spell it differently: escapes, number forms), or None
+/// for a call without one (no id, or null). A plain string or integer is used as written, anything
+/// else as serde_json writes it. Ids serde_json refuses (nested deeper than 128 levels, a lone
+/// surrogate escape) are not tracked.
+fn id_key(raw: &[u8]) -> Option<String> {
+    let plain = match raw.first()? {
+        b'"' => !raw.iter().any(|&b| b == b'\\' || b < 0x20),
+        b'0'..=b'9' | b'-' => {
+            let digits = raw.strip_prefix(b"-").unwrap_or(raw);
+            !digits.is_empty()
+                && digits.len() <= 18
+                && digits.iter().all(u8::is_ascii_digit)
+                && (digits[0] != b'0' || (digits.len() == 1 && raw.len() == 1))
+        }
+        _ => false,
+    };
+    if plain {
+        return Some(String::from_utf8_lossy(raw).into_owned());
+    }
+    if raw == b"-0" {
+        return Some("0".into()); // an integer to Python, a float to serde_json
+    }
+    match serde_json::from_slice::<serde_json::Value>(raw) {
+        Ok(serde_json::Value::Null) | Err(_) => None,
+        Ok(v) => Some(v.to_string()),
+    }
+}
+
+/// The in-flight key of a request line (see [`id_key`]).
+fn request_key(line: &[u8]) -> Option<String> {
+    let mut id = None;
+    members(line, |key, value| {
+        let found = key_is(key, "id");
+        if found {
+            id = Some(value);
+        }
+        found
+    });
+    id_key(id?)
 }
 
 /// The line with which a child without a journal tells its supervisor that its entry point ended
@@ -258,10 +375,20 @@ impl Signs {
     }
 }
 
-/// No more requests: the child finishes its calls and exits; one that does not is stopped. The
-/// app's exit code is the one its entry point ended with, if any.
-fn shut_down(child: &mut Child, stdin: Option<ChildStdin>, eof: &Receiver<()>, signs: &Signs) -> Ended {
-    stop(child, stdin, Duration::from_secs(5));
+/// How long a child that has no call left may take to exit once there are no more requests, before
+/// it is stopped.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// No more requests and no call in flight: the child exits; one that does not within `grace` is
+/// stopped. The app's exit code is the one its entry point ended with, if any.
+fn shut_down(
+    child: &mut Child,
+    stdin: Option<ChildStdin>,
+    grace: Duration,
+    eof: &Receiver<()>,
+    signs: &Signs,
+) -> Ended {
+    stop(child, stdin, grace);
     let _ = eof.recv_timeout(Duration::from_secs(1));
     Ended::Shutdown(signs.finished().unwrap_or(0))
 }
@@ -299,10 +426,80 @@ fn read_stderr(stderr: std::process::ChildStderr, tail: Arc<Mutex<VecDeque<Strin
     Ok(())
 }
 
+/// Answers the calls a child had in flight (by their keys, JSON text: see [`id_key`]).
 fn fail_in_flight(sink: &Sink, in_flight: Vec<String>, message: &str, code: Option<i32>) {
-    for id in in_flight {
-        let id: serde_json::Value = serde_json::from_str(&id).unwrap_or_default();
-        let line = serde_json::json!({"id": id, "ok": false, "error": message, "type": "BackendExited", "code": code});
-        let _ = sink(&line.to_string());
+    let rest = serde_json::json!({"error": message, "type": "BackendExited", "code": code}).to_string();
+    for key in in_flight {
+        let _ = sink(&format!("{{\"id\":{key},\"ok\":false,{}", &rest[1..]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(line: &str) -> Option<String> {
+        request_key(line.as_bytes())
+    }
+
+    #[test]
+    fn the_id_is_found_without_parsing_the_rest() {
+        assert_eq!(key(r#"{"id":1,"method":"m"}"#).as_deref(), Some("1"));
+        assert_eq!(
+            key(r#" { "method" : "m" , "params" : [1, {"id": 2}, "}"], "id" : "a" } "#).as_deref(),
+            Some(r#""a""#)
+        );
+        // Params nested far deeper than any parser allows, before the id.
+        let deep = format!(r#"{{"params":{}{},"id":"d"}}"#, "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(key(&deep).as_deref(), Some(r#""d""#));
+        // A long id is its own key, and an escaped member name is still `id`.
+        let long = "x".repeat(100_000);
+        assert_eq!(key(&format!(r#"{{"\u0069d":"{long}"}}"#)), Some(format!(r#""{long}""#)));
+        // None, null, or not an object: nothing to track.
+        for line in [r#"{"method":"m"}"#, r#"{"id":null}"#, "[1]", "", "{", r#"{"id""#, r#"{"id":"#, r#"{"id":"x"#] {
+            assert_eq!(key(line), None, "{line:?}");
+        }
+        // Bytes that are not UTF-8 are no obstacle, in the id or elsewhere.
+        assert_eq!(request_key(b"{\"p\":\"\xff\",\"id\":\"\xfe\"}").as_deref(), Some("\"\u{fffd}\""));
+    }
+
+    #[test]
+    fn a_request_and_its_answer_have_the_same_key_however_each_spells_the_id() {
+        // (as a client may send it, as Python answers it)
+        for (request, answer) in [
+            (r#""a\u0041""#, r#""aA""#),
+            (r#""a\/b""#, r#""a/b""#),
+            (r#""q\u0022""#, r#""q\"""#),
+            ("1e2", "100.0"),
+            ("-0", "0"),
+            ("12345678901234567890123", "12345678901234567890123"),
+            (r#"[1, {"b": 2}]"#, r#"[1,{"b":2}]"#),
+            (r#""é""#, r#""é""#),
+        ] {
+            assert_eq!(id_key(request.as_bytes()), id_key(answer.as_bytes()), "{request} / {answer}");
+        }
+        assert_eq!(id_key(b"\"\\ud800\""), None, "serde_json refuses a lone surrogate");
+    }
+
+    #[test]
+    fn failures_carry_the_id_as_it_was_keyed() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink: Sink = {
+            let lines = lines.clone();
+            Box::new(move |line: &str| {
+                lines.lock().unwrap().push(serde_json::from_str::<serde_json::Value>(line).unwrap());
+                Ok(())
+            })
+        };
+        let long = "y".repeat(10_000);
+        fail_in_flight(&sink, vec![format!("\"{long}\""), "7".into()], "backend exited\n\"x\"", Some(3));
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines[0]["id"], long.as_str());
+        assert_eq!(lines[0]["type"], "BackendExited");
+        assert_eq!(lines[0]["error"], "backend exited\n\"x\"");
+        assert_eq!(
+            (lines[1]["id"].clone(), lines[1]["ok"].clone(), lines[1]["code"].clone()),
+            (7.into(), false.into(), 3.into())
+        );
     }
 }

@@ -3,15 +3,16 @@
 //! watches heartbeats and restarts the child when it dies or its code changes.
 
 use super::{
-    EXIT_EVENT, Ended, HEARTBEAT_PREFIX, Ids, Settings, Signs, death, fail_in_flight, lock, read_stderr, shut_down,
-    spawn, status, stop, supervise,
+    EXIT_EVENT, Ended, GRACE, HEARTBEAT_PREFIX, Settings, Signs, death, fail_in_flight, id_key, key_is, lock, members,
+    read_stderr, request_key, shut_down, spawn, status, stop, supervise,
 };
 use crate::rpc::sink::Sink;
 use anyhow::{Context, Result};
-use crossbeam_channel::{Receiver, select, tick};
+use crossbeam_channel::{Receiver, Sender, never, select, tick};
 use std::collections::{HashSet, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,30 +26,37 @@ use std::time::Duration;
 pub struct Forwarder {
     stdin: Mutex<Option<ChildStdin>>,
     state: Mutex<Forwarding>,
-    closed: Mutex<Option<crossbeam_channel::Sender<()>>>,
-    restart: Mutex<Option<crossbeam_channel::Sender<()>>>,
+    /// Dropped (so the supervisor's receiver disconnects) when there are no more requests; `true`
+    /// once that happened, even before the supervisor installed its sender.
+    closed: Mutex<(bool, Option<Sender<()>>)>,
+    restart: Mutex<Option<Sender<()>>>,
+    /// Set once there are no more requests: the last answer then wakes the supervisor (`drained`).
+    closing: AtomicBool,
+    drained: Mutex<Option<Sender<()>>>,
 }
 
 #[derive(Default)]
 struct Forwarding {
     /// Requests that arrived while no child was running.
-    pending: Vec<String>,
-    /// Ids of requests the current child has not answered.
+    pending: Vec<Vec<u8>>,
+    /// Keys ([`super::id_key`]) of requests the current child has not answered.
     in_flight: HashSet<String>,
 }
 
 impl Forwarder {
-    /// Sends one request line to the backend.
-    pub fn forward(&self, line: String) {
+    /// Sends one request line (without its newline) to the backend. Any bytes: a line that is not
+    /// JSON, or not UTF-8, is the child's to answer with an error.
+    pub fn forward(&self, line: impl Into<Vec<u8>>) {
+        let line = line.into();
         let mut stdin = lock(&self.stdin);
         let Some(pipe) = stdin.as_mut() else {
             lock(&self.state).pending.push(line);
             return;
         };
-        if let Ok(Ids { id: Some(id), .. }) = serde_json::from_str::<Ids>(&line) {
-            lock(&self.state).in_flight.insert(id.to_string());
+        if let Some(key) = request_key(&line) {
+            lock(&self.state).in_flight.insert(key);
         }
-        let mut buf = line.into_bytes();
+        let mut buf = line;
         buf.push(b'\n');
         if pipe.write_all(&buf).is_err() {
             *stdin = None; // the child is gone; its calls in flight are failed when it is reaped
@@ -64,9 +72,7 @@ impl Forwarder {
 
     /// No more requests: the backend finishes what it has and the app exits.
     pub fn close(&self) {
-        if let Some(tx) = lock(&self.closed).take() {
-            let _ = tx.send(());
-        }
+        *lock(&self.closed) = (true, None);
     }
 
     fn attach(&self, mut pipe: ChildStdin) {
@@ -76,14 +82,13 @@ impl Forwarder {
             st.in_flight.clear();
             let pending = std::mem::take(&mut st.pending);
             for line in &pending {
-                if let Ok(Ids { id: Some(id), .. }) = serde_json::from_str::<Ids>(line) {
-                    st.in_flight.insert(id.to_string());
+                if let Some(key) = request_key(line) {
+                    st.in_flight.insert(key);
                 }
             }
             pending
         };
-        for line in pending {
-            let mut buf = line.into_bytes();
+        for mut buf in pending {
             buf.push(b'\n');
             let _ = pipe.write_all(&buf);
         }
@@ -95,8 +100,21 @@ impl Forwarder {
         (pipe, lock(&self.state).in_flight.drain().collect())
     }
 
-    fn answered(&self, id: &str) {
-        lock(&self.state).in_flight.remove(id);
+    fn answered(&self, key: &str) {
+        let mut st = lock(&self.state);
+        if st.in_flight.remove(key)
+            && st.in_flight.is_empty()
+            && self.closing.load(Ordering::Relaxed)
+            && let Some(tx) = lock(&self.drained).as_ref()
+        {
+            let _ = tx.try_send(());
+        }
+    }
+
+    /// No request given to the current child (or held for it) is left unanswered.
+    fn idle(&self) -> bool {
+        let st = lock(&self.state);
+        st.in_flight.is_empty() && st.pending.is_empty()
     }
 
     /// A heartbeat: skipped while a request is being written (the supervisor must never wait on
@@ -110,12 +128,23 @@ impl Forwarder {
 }
 
 /// Feeds JSON lines from `input` (a headless run's stdin) into a forwarder; closes it at the end.
+/// Lines are passed on as bytes, whatever they hold (the child answers malformed ones).
 pub fn forward_lines(input: std::fs::File, forwarder: Arc<Forwarder>) -> Result<()> {
     let input = super::spin::SpinReader::new(input).context("reading the protocol's stdin")?;
     std::thread::Builder::new().name("headless-stdin".into()).spawn(move || {
-        for line in BufReader::new(input).lines() {
-            let Ok(line) = line else { break };
-            if !line.trim().is_empty() {
+        let mut input = BufReader::new(input);
+        loop {
+            let mut line = Vec::new();
+            match input.read_until(b'\n', &mut line) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+            while line.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
+                line.pop();
+            }
+            if !line.iter().all(u8::is_ascii_whitespace) {
                 forwarder.forward(line);
             }
         }
@@ -128,7 +157,7 @@ pub fn forward_lines(input: std::fs::File, forwarder: Arc<Forwarder>) -> Result<
 pub fn forward_channel(requests: Receiver<String>, forwarder: Arc<Forwarder>) -> Result<()> {
     std::thread::Builder::new().name("backend-requests".into()).spawn(move || {
         for line in requests {
-            forwarder.forward(line);
+            forwarder.forward(line.into_bytes());
         }
         forwarder.close();
     })?;
@@ -139,10 +168,17 @@ pub fn forward_channel(requests: Receiver<String>, forwarder: Arc<Forwarder>) ->
 /// finishes. Returns the app's exit code.
 pub fn run(settings: &Settings, forwarder: &Arc<Forwarder>, sink: Arc<Sink>) -> Result<u8> {
     let (closed_tx, closed_rx) = crossbeam_channel::bounded::<()>(1);
-    *lock(&forwarder.closed) = Some(closed_tx);
+    {
+        let mut closed = lock(&forwarder.closed);
+        if !closed.0 {
+            closed.1 = Some(closed_tx);
+        }
+    }
     let (restart_tx, restart_rx) = crossbeam_channel::bounded::<()>(1);
     *lock(&forwarder.restart) = Some(restart_tx);
-    supervise(settings, &sink, || serve_one(settings, forwarder, &closed_rx, &restart_rx, &sink))
+    let (drained_tx, drained_rx) = crossbeam_channel::bounded::<()>(1);
+    *lock(&forwarder.drained) = Some(drained_tx);
+    supervise(settings, &sink, || serve_one(settings, forwarder, &closed_rx, &restart_rx, &drained_rx, &sink))
 }
 
 fn serve_one(
@@ -150,6 +186,7 @@ fn serve_one(
     forwarder: &Arc<Forwarder>,
     closed: &Receiver<()>,
     restart: &Receiver<()>,
+    drained: &Receiver<()>,
     sink: &Arc<Sink>,
 ) -> Result<Ended> {
     let mut child = spawn(settings)?;
@@ -164,24 +201,44 @@ fn serve_one(
         let (forwarder, sink, signs) = (forwarder.clone(), sink.clone(), signs.clone());
         std::thread::Builder::new().name("backend-stdout".into()).spawn(move || {
             let stdout = super::spin::SpinReader::new(stdout).expect("the child's stdout is a pipe");
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let ids: Option<Ids> = serde_json::from_str(&line).ok();
-                if let Some(ids) = &ids {
-                    if let Some(id) = &ids.id {
-                        let key = id.to_string();
-                        if key.starts_with(&format!("\"{HEARTBEAT_PREFIX}")) {
-                            signs.pong();
-                            continue;
-                        }
-                        forwarder.answered(&key);
-                    } else if ids.event.as_deref() == Some(EXIT_EVENT) {
-                        let code = ids.data.as_ref().and_then(|d| d["code"].as_i64()).unwrap_or(0);
-                        signs.finish((code & 0xff) as u8);
+            let mut stdout = BufReader::new(stdout);
+            let heartbeat = format!("\"{HEARTBEAT_PREFIX}");
+            let exit_event = format!("\"{EXIT_EVENT}\"");
+            let mut buf = Vec::new();
+            while matches!(stdout.read_until(b'\n', &mut buf), Ok(1..)) {
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                }
+                // Only the members that matter, found without parsing results or event data.
+                let (mut id, mut event) = (None, None);
+                members(&buf, |key, value| {
+                    if key_is(key, "id") {
+                        id = Some(value);
+                        return true;
+                    }
+                    if key_is(key, "event") {
+                        event = Some(value);
+                    }
+                    false
+                });
+                if let Some(key) = id.and_then(id_key) {
+                    if key.starts_with(&heartbeat) {
+                        signs.pong();
+                        buf.clear();
                         continue;
                     }
+                    forwarder.answered(&key);
+                } else if id.is_none() && event == Some(exit_event.as_bytes()) {
+                    let msg: serde_json::Value = serde_json::from_slice(&buf).unwrap_or_default();
+                    signs.finish((msg["data"]["code"].as_i64().unwrap_or(0) & 0xff) as u8);
+                    buf.clear();
+                    continue;
                 }
-                let _ = sink(&line);
+                let line = std::mem::take(&mut buf);
+                let _ = match String::from_utf8(line) {
+                    Ok(line) => sink(&line),
+                    Err(e) => sink(&String::from_utf8_lossy(e.as_bytes())),
+                };
             }
             let _ = eof_tx.send(());
         })?;
@@ -207,13 +264,20 @@ fn serve_one(
     let ticker = tick(settings.heartbeat_interval());
     let mut ping = 0u64;
     let mut hung = false;
+    // No more requests: the child's stdin stays open (it carries the heartbeats) until every call
+    // written to it is answered, however long that takes; then it is closed, and the child exits.
+    let mut closed = closed.clone();
+    let mut closing = false;
     loop {
-        select! {
+        // Whether to see if the child, with no more requests to come, has answered everything.
+        let check = select! {
             recv(closed) -> _ => {
-                attached(&mut child);
-                let (stdin, _) = forwarder.detach();
-                return Ok(shut_down(&mut child, stdin, &eof_rx, &signs));
+                closed = never();
+                closing = true;
+                forwarder.closing.store(true, Ordering::Relaxed);
+                true
             },
+            recv(drained) -> _ => true,
             recv(eof_rx) -> _ => break,
             recv(restart) -> _ => {
                 let _ = child.kill();
@@ -233,7 +297,13 @@ fn serve_one(
                 }
                 ping += 1;
                 forwarder.write_raw(&format!("{{\"id\":\"{HEARTBEAT_PREFIX}{ping}\",\"method\":\"__ping__\"}}\n"));
+                true
             },
+        };
+        if check && closing && forwarder.idle() {
+            attached(&mut child);
+            let (stdin, _) = forwarder.detach();
+            return Ok(shut_down(&mut child, stdin, GRACE, &eof_rx, &signs));
         }
     }
 
@@ -247,5 +317,9 @@ fn serve_one(
     let (why, message) = death(settings, code, hung, &tail);
     fail_in_flight(sink, in_flight, &message, code);
     status(sink, "exited", code, &message);
+    // No more requests: no next child is needed.
+    if closing {
+        return Ok(Ended::Shutdown(0));
+    }
     Ok(Ended::Died { code, why })
 }
