@@ -88,10 +88,41 @@ fn a_first_run_under_umask_000_leaves_nothing_writable_by_others() {
             if m.is_dir() {
                 stack.push(e.path());
             }
-            assert!(m.mode() & 0o022 == 0, "{} is writable by others ({:o})", e.path().display(), m.mode());
+            // A link's own mode means nothing (it is always 0777); what it points to is checked.
+            assert!(
+                m.file_type().is_symlink() || m.mode() & 0o022 == 0,
+                "{} is writable by others ({:o})",
+                e.path().display(),
+                m.mode()
+            );
             checked += 1;
         }
     }
     assert!(checked > 5);
     assert_eq!(fs_err::metadata(&root).unwrap().mode() & 0o777, 0o700, "a new cache root is private");
+}
+
+#[test]
+fn a_full_disk_says_so_and_leaves_no_half_written_tree() {
+    let (_project, exe) = app();
+    let cache = tempfile::tempdir().unwrap();
+    let root = cache.path().join("small");
+    fs_err::create_dir(&root).unwrap();
+    // A 2 MiB file system for the cache: the app's tree does not fit.
+    let script = r#"mount -t tmpfs -o size=2m tmpfs "$1" && printf '%s\n' "$2" | AURORAVIEW_CACHE_DIR="$1/c" "$3" --headless; code=$?; ls -A "$1/c/python/trust" 2>/dev/null; exit $code"#;
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", script, "sh"])
+        .arg(&root)
+        .arg(CALL)
+        .arg(&exe)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("No space left on device") && stderr.contains("the disk is full"), "{stderr}");
+    assert!(stderr.contains("AURORAVIEW_CACHE_DIR"), "{stderr}");
+    // Only the locks remain: no tree, complete or not, and no temporary directory.
+    let left: Vec<&str> = stdout.lines().filter(|l| !l.ends_with(".lock")).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -22,7 +22,13 @@ pub fn python_command(root: &Path, exe: &Path) -> Option<PathBuf> {
         return Some(link);
     }
     let made = (|| -> std::io::Result<()> {
-        std::fs::create_dir_all(link.parent().expect("has a parent"))?;
+        let bin = link.parent().expect("has a parent");
+        if !bin.is_dir() {
+            use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+            std::fs::DirBuilder::new().mode(0o755).create(bin)?;
+            // Whatever the umask: nobody else may put a program here.
+            std::fs::set_permissions(bin, std::fs::Permissions::from_mode(0o755))?;
+        }
         let tmp = link.with_file_name(format!(".python3-{}", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
         std::os::unix::fs::symlink(exe, &tmp)?;
