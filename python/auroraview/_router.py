@@ -154,6 +154,66 @@ def _failed(msg: "Dict[str, Any]", exc: BaseException) -> str:
         return _error(None, "malformed message", "InvalidRequest")
 
 
+class _EventLoop:
+    """The one asyncio event loop of the app, on a thread of its own, started with the first
+    `async def` handler: every coroutine handler and listener runs on it, so they can share
+    clients, locks and tasks. A call waits for its coroutine on the worker that took it (the GIL is
+    released meanwhile, and the dispatcher hands reading to another worker), so a slow coroutine
+    holds up no other call, and the answer leaves from that worker as a sync handler's would."""
+
+    def __init__(self) -> None:
+        import asyncio
+        import threading
+
+        self._asyncio = asyncio
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="auroraview-asyncio", daemon=True).start()
+
+    def _submit(self, awaitable: "Any") -> "Any":
+        asyncio = self._asyncio
+        coro = awaitable if asyncio.iscoroutine(awaitable) else _awaiting(awaitable)
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, awaitable: "Any") -> "Any":
+        """Runs `awaitable` on the loop and returns its result (or raises its exception)."""
+        return self._submit(awaitable).result()
+
+    def start(self, awaitable: "Any", event: str) -> None:
+        """Runs an event listener's coroutine without waiting; its exception is printed."""
+
+        def done(future: "Any") -> None:
+            if not future.cancelled() and future.exception() is not None:
+                exc = future.exception()
+                import traceback
+
+                print(f"auroraview: handler for event {event!r} failed:", file=sys.stderr)
+                traceback.print_exception(type(exc), exc, exc.__traceback__)
+
+        self._submit(awaitable).add_done_callback(done)
+
+
+async def _awaiting(awaitable: "Any") -> "Any":
+    return await awaitable
+
+
+_event_loop: "Optional[_EventLoop]" = None
+_event_loop_lock = None
+
+
+def event_loop() -> "_EventLoop":
+    """The app's event loop, started on first use."""
+    global _event_loop, _event_loop_lock
+    if _event_loop is None:
+        if _event_loop_lock is None:
+            import _thread
+
+            _event_loop_lock = _thread.allocate_lock()
+        with _event_loop_lock:
+            if _event_loop is None:
+                _event_loop = _EventLoop()
+    return _event_loop
+
+
 class Router:
     """Method and event handlers, and the dispatch of one raw message."""
 
@@ -228,6 +288,9 @@ class Router:
                     result = func(*params)
                 else:
                     result = func(params)
+                if hasattr(type(result), "__await__"):
+                    # An `async def` handler: awaited on the app's event loop.
+                    result = event_loop().run(result)
             except BaseException as exc:  # noqa: BLE001 - every handler error becomes a response,
                 # SystemExit and KeyboardInterrupt too: a handler cannot end the app
                 import traceback
@@ -243,7 +306,9 @@ class Router:
     def dispatch_event(self, event: Any, data: Any) -> None:
         for handler in list(self._events.get(event, ())):
             try:
-                handler(data)
+                outcome = handler(data)
+                if hasattr(type(outcome), "__await__"):
+                    event_loop().start(outcome, event)
             except BaseException:  # noqa: BLE001 - an event handler's error must not stop the
                 # others, nor end the app (SystemExit, KeyboardInterrupt)
                 try:

@@ -96,3 +96,62 @@ def test_codec_edge_cases():
     assert json.loads(r.handle('  {"id": 1, "method": "text"}  '))["ok"] is True
     assert json.loads(r.handle('{"id": 1, "method": "text"} trailing'))["type"] == "ParseError"
     assert json.loads(r.handle(b'{"id": 2, "method": "text"}'))["id"] == 2
+
+
+def test_async_handlers_are_awaited_on_one_loop_that_lives_for_the_app():
+    import asyncio
+    import threading
+    import time
+
+    r = Router()
+    loops = []
+
+    async def add(a, b):
+        await asyncio.sleep(0.01)
+        loops.append(asyncio.get_running_loop())
+        return a + b
+
+    async def fails():
+        await asyncio.sleep(0)
+        raise KeyError("missing")
+
+    r.bind("api.add", add)
+    r.bind("api.fails", fails)
+    assert json.loads(r.handle('{"id": 1, "method": "api.add", "params": [2, 3]}')) == {"id": 1, "ok": True, "result": 5}
+    assert json.loads(r.handle('{"id": 2, "method": "api.add", "params": {"a": 1, "b": 1}}'))["result"] == 2
+    assert loops[0] is loops[1], "one loop for the app"
+    failed = json.loads(r.handle('{"id": 3, "method": "api.fails"}'))
+    assert failed["ok"] is False and failed["type"] == "KeyError" and "missing" in failed["error"]
+
+    # A slow coroutine holds up no other call: four 0.3 s calls from four workers take ~0.3 s.
+    async def slow():
+        await asyncio.sleep(0.3)
+        return "done"
+
+    r.bind("api.slow", slow)
+    out = []
+    start = time.monotonic()
+    workers = [threading.Thread(target=lambda: out.append(r.handle('{"id": 4, "method": "api.slow"}'))) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(out) == 4 and all(json.loads(o)["result"] == "done" for o in out)
+    assert time.monotonic() - start < 1.0
+
+
+def test_async_event_listeners_run_on_the_loop():
+    import asyncio
+    import threading
+
+    r = Router()
+    seen = threading.Event()
+
+    async def listener(data):
+        await asyncio.sleep(0)
+        if data == {"x": 1}:
+            seen.set()
+
+    r.on("clicked", listener)
+    assert r.handle('{"event": "clicked", "data": {"x": 1}}') is None
+    assert seen.wait(5)

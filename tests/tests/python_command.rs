@@ -31,6 +31,14 @@ fn check(strategy: &str) {
         let r = app.call("api.pool", json!([method]));
         assert_eq!(r["result"], json!([0, 1, 4, 9, 16, 25]), "{strategy} {method}: {r}\n{}", app.stderr());
     }
+    // `async def` handlers are awaited, all on one loop, and a slow one holds up no other call.
+    app.send("slow", "api.async", json!([1.5]));
+    let started = std::time::Instant::now();
+    let fast = app.call("api.async", json!([0]));
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "{strategy}: the slow coroutine blocked a call");
+    let slow = app.response("slow");
+    assert_eq!(slow["ok"], true, "{strategy}: {slow}");
+    assert_eq!(slow["result"], fast["result"], "{strategy}: one event loop for the app");
     let (code, stderr) = app.finish();
     assert_eq!(code, 0, "{stderr}");
 }

@@ -31,6 +31,13 @@ def pool(method):
         return list(ex.map(work.square, range(6)))
 
 
+async def shared_loop(delay):
+    import asyncio
+
+    await asyncio.sleep(delay)
+    return id(asyncio.get_running_loop())
+
+
 def run():
     view = WebView()
     view.bind_call("api.executable", lambda: sys.executable)
@@ -42,4 +49,5 @@ def run():
     view.bind_call("api.exit", lambda: python("-c", "raise SystemExit(3)"))
     view.bind_call("api.pool", pool)
     view.bind_call("api.pid", os.getpid)
+    view.bind_call("api.async", shared_loop)
     view.show()
