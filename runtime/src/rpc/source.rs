@@ -24,6 +24,9 @@ pub trait Source: Send + Sync {
     fn try_next(&self) -> Next;
     /// Blocks until a message arrives or the source ends. Never returns `Empty`.
     fn next(&self) -> Next;
+    /// Whether a message is already waiting, without taking it: a guess, cheap enough for the
+    /// watchdog to ask while a handler runs (never blocks, may say no when unsure).
+    fn pending(&self) -> bool;
 }
 
 impl Source for Box<dyn Source> {
@@ -32,6 +35,9 @@ impl Source for Box<dyn Source> {
     }
     fn next(&self) -> Next {
         (**self).next()
+    }
+    fn pending(&self) -> bool {
+        (**self).pending()
     }
 }
 
@@ -48,6 +54,9 @@ impl Source for ChannelSource {
     }
     fn next(&self) -> Next {
         self.0.recv().map(|m| Next::Message(Message::Text(m))).unwrap_or(Next::Closed)
+    }
+    fn pending(&self) -> bool {
+        !self.0.is_empty()
     }
 }
 
@@ -93,6 +102,10 @@ impl<R: Read + Send> Source for LineSource<R> {
     }
     fn next(&self) -> Next {
         Self::read_line(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+    fn pending(&self) -> bool {
+        // Lines already read into the buffer; a reader busy reading is not asked.
+        self.0.try_lock().is_ok_and(|reader| reader.buffer().contains(&b'\n'))
     }
 }
 

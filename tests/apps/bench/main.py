@@ -9,6 +9,7 @@ def run():
     view = WebView(title="bench")
     view.bind_call("api.echo", lambda value: value)
     view.bind_call("api.crash", lambda: os._exit(3))
+    view.bind_call("api.sleep", lambda ms: time.sleep(ms / 1000))
 
     @view.bind_call("api.first_answered")
     def first_answered():
