@@ -103,29 +103,9 @@ fn embedded_without_a_matching_python_says_what_it_searched() {
     assert!(stderr.contains("hint:"), "{stderr}");
 }
 
-/// A python3 of another minor version, for the fallback test.
-fn other_python_bin_dir() -> Option<std::path::PathBuf> {
-    let home = std::env::var_os("HOME")?;
-    let versions = Path::new(&home).join(".pyenv/versions");
-    let mut found: Vec<_> = fs_err::read_dir(&versions)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().to_string();
-            name.starts_with("3.") && !name.starts_with("3.11") && p.join("bin/python3").is_file() && {
-                let minor: u32 = name.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0);
-                minor >= 8
-            }
-        })
-        .collect();
-    found.sort();
-    found.pop().map(|p| p.join("bin"))
-}
-
 #[test]
 fn embedded_falls_back_to_a_child_process_when_allowed() {
-    let Some(other) = other_python_bin_dir() else {
+    let Some(other) = other_minor_python().map(|p| p.parent().unwrap().to_path_buf()) else {
         panic!("this test needs a second CPython 3.8+ of another minor version under ~/.pyenv/versions");
     };
     let p = Project::copy_of("probe", "strategy = \"embedded\"\nembedded_fallback = true");

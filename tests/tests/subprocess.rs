@@ -311,20 +311,3 @@ fn system_refuses_a_python_of_another_minor_version() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("no Python 3.11 found") && stderr.contains(&other.display().to_string()), "{stderr}");
 }
-
-/// A `python3` of another minor version than the runtime's 3.11.
-fn other_minor_python() -> Option<std::path::PathBuf> {
-    let versions = std::path::Path::new(&std::env::var_os("HOME")?).join(".pyenv/versions");
-    let mut found: Vec<_> = fs_err::read_dir(&versions)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().to_string();
-            let minor: u32 = name.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0);
-            name.starts_with("3.") && minor >= 8 && minor != 11 && p.join("bin/python3").is_file()
-        })
-        .collect();
-    found.sort();
-    found.pop().map(|p| p.join("bin/python3"))
-}

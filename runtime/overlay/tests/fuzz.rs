@@ -4,37 +4,14 @@
 //! a clear error naming the file, never a panic, and nothing may be written outside the
 //! destination. The seed is fixed, so a failure reproduces; `OVERLAY_FUZZ_CASES` runs more.
 
+mod common;
+
 use auroraview_overlay::*;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 fn manifest() -> Manifest {
-    Manifest {
-        app: AppInfo { name: "fuzz".into(), version: "1".into(), title: "F".into() },
-        window: WindowInfo { width: 10, height: 10, resizable: true, debug: false, csp: None },
-        python: PythonInfo {
-            entry_point: "main:run".into(),
-            strategy: Strategy::Standalone,
-            isolation: Isolation::Thread,
-            version: "3.11".into(),
-            module_search_paths: vec![],
-            filesystem_importer: true,
-            interpreter: None,
-            max_restarts: 1,
-            heartbeat_timeout_ms: 5000,
-            home: None,
-            embedded_fallback: false,
-            system_site_packages: false,
-        },
-        env: Default::default(),
-        license: None,
-        runtime: None,
-        gui: None,
-        content_hash: String::new(),
-        entry_count: 0,
-        unpacked_size: 0,
-        packer_version: "0".into(),
-    }
+    common::manifest("fuzz")
 }
 
 fn write(stub: &Path, out: &Path, frames: Vec<Frame>, m: Manifest) {

@@ -405,3 +405,21 @@ pub fn with_hidden_files(dirs: &[String], files: &[String], exe: &Path, cache: &
         .stderr(Stdio::piped());
     cmd
 }
+
+/// The `python3` of a pyenv CPython 3.8+ of another minor version than the runtime's 3.11, the
+/// newest there is.
+pub fn other_minor_python() -> Option<PathBuf> {
+    let versions = Path::new(&std::env::var_os("HOME")?).join(".pyenv/versions");
+    let mut found: Vec<_> = fs_err::read_dir(&versions)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            let minor: u32 = name.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0);
+            name.starts_with("3.") && minor >= 8 && minor != 11 && p.join("bin/python3").is_file()
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|p| p.join("bin/python3"))
+}
