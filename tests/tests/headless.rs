@@ -280,28 +280,44 @@ fn corrupted_or_truncated_files_fail_cleanly() {
 #[test]
 fn old_versions_are_cleaned_up_and_warm_start_reuses_the_tree() {
     let project = Project::new();
-    project.write("main.py", "from auroraview import WebView\n\ndef run():\n    v = WebView()\n    v.bind_call('api.v', lambda: 1)\n    v.show()\n");
-    project.config("[app]\nname = \"versions\"\n");
-    let v1 = project.pack();
+    let build = |n: u32| {
+        project.write("main.py", &format!("from auroraview import WebView\n\ndef run():\n    v = WebView()\n    v.bind_call('api.v', lambda: {n})\n    v.show()\n"));
+        project.config("[app]\nname = \"versions\"\n");
+        project.pack()
+    };
+    let v1 = build(1);
     let cache = tempfile::tempdir().unwrap();
     let call = r#"{"id":1,"method":"api.v"}"#;
-    assert_eq!(run_lines(&v1, cache.path(), &[call]).0, 0);
+    let answer = |exe: &Path| {
+        let (code, lines, stderr) = run_lines(exe, cache.path(), &[call]);
+        assert_eq!(code, 0, "{stderr}");
+        lines[0].clone()
+    };
+    assert!(answer(&v1).contains("\"result\":1"));
     let first = completed_versions(cache.path(), "versions");
     assert_eq!(first.len(), 1);
     // A warm start does not extract again: a file removed from the tree stays removed.
     let marker_file = cache.path().join("python/versions").join(&first[0]).join("frontend/index.html");
     fs_err::remove_file(&marker_file).unwrap();
-    assert_eq!(run_lines(&v1, cache.path(), &[call]).0, 0);
+    answer(&v1);
     assert!(!marker_file.exists());
 
-    project.write("main.py", "from auroraview import WebView\n\ndef run():\n    v = WebView()\n    v.bind_call('api.v', lambda: 2)\n    v.show()\n");
-    let v2 = project.pack();
-    let (code, lines, _) = run_lines(&v2, cache.path(), &[call]);
-    assert_eq!(code, 0);
-    assert!(lines[0].contains("\"result\":2"));
+    // Two builds used in turn keep each other's trees: neither is extracted again.
+    let v2 = build(2);
+    assert!(answer(&v2).contains("\"result\":2"));
+    assert_eq!(completed_versions(cache.path(), "versions").len(), 2);
+    answer(&v1);
+    assert!(!marker_file.exists(), "v1 was not extracted again after v2 ran");
+    answer(&v2);
+
+    // A third build: the least recently used of the others (v1) goes, v2 stays.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    answer(&v2);
+    let v3 = build(3);
+    assert!(answer(&v3).contains("\"result\":3"));
     let now = completed_versions(cache.path(), "versions");
-    assert_eq!(now.len(), 1);
-    assert_ne!(now, first, "the old version is removed");
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(!now.contains(&first[0]), "the least recently used build is removed: {now:?}");
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! Extract into a temporary sibling under an exclusive lock, rename into place, then write the
 //! completion marker. A warm start only stats the marker and checks who owns the tree. A tree
 //! without a marker (a killed first launch) is redone. Each running process holds a shared lock on
-//! its version, so cleaning up old versions never removes files from under a running app.
+//! its version, so cleaning up old versions never removes files from under a running app; the
+//! most recently used other build is kept, so two builds used in turn do not evict each other.
 //!
 //! The cache is trusted only as far as it is private: each of its directories must belong to this
 //! user and be writable by nobody else (`auroraview_overlay::private_dir`), or the app refuses to
@@ -47,6 +48,7 @@ pub fn ensure(overlay: &Overlay) -> Result<Extracted> {
         // Still there once locked: a cleanup could only have removed it before we held the lock.
         if dest.join(MARKER).is_file() {
             auroraview_overlay::check_owned(&dest).context("checking the extracted app")?;
+            used_now(&in_use);
             return Ok(Extracted { root: dest, _in_use: in_use });
         }
     }
@@ -62,6 +64,7 @@ pub fn ensure(overlay: &Overlay) -> Result<Extracted> {
     }
     let in_use = private_file(&in_use_path)?.into_parts().0;
     in_use.lock_shared().with_context(|| format!("locking {}", in_use_path.display()))?;
+    used_now(&in_use);
     collect_garbage(&app_dir, hash);
     drop(lock);
     Ok(Extracted { root: dest, _in_use: in_use })
@@ -132,8 +135,19 @@ fn remove_temporaries(app_dir: &Path) {
     }
 }
 
-/// Removes other versions of the app that no running process holds.
+/// Other builds of the app kept besides the one starting: the most recently used, so two builds
+/// used in turn (a release and a development build, say) are not extracted again at every start.
+const KEEP_OTHERS: usize = 1;
+
+/// Records that this build was used now: its lock file's mtime (one `futimens` per start).
+fn used_now(in_use: &File) {
+    let _ = in_use.set_modified(std::time::SystemTime::now());
+}
+
+/// Removes the other builds of the app that no running process holds, except the
+/// [`KEEP_OTHERS`] most recently used.
 fn collect_garbage(app_dir: &Path, keep: &str) {
+    let mut idle = Vec::new();
     for entry in fs_err::read_dir(app_dir).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(hash) = name.strip_suffix(".lock") else { continue };
@@ -142,8 +156,14 @@ fn collect_garbage(app_dir: &Path, keep: &str) {
         }
         let Ok(file) = File::options().write(true).open(entry.path()) else { continue };
         if file.try_lock().is_ok() {
-            let _ = fs_err::remove_dir_all(app_dir.join(hash));
-            let _ = fs_err::remove_file(entry.path());
+            let used = file.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
+            // Held until removed, so no process starts this build meanwhile.
+            idle.push((used, hash.to_string(), entry.path(), file));
         }
+    }
+    idle.sort_by(|a, b| b.0.cmp(&a.0));
+    for (_, hash, lock, _held) in idle.into_iter().skip(KEEP_OTHERS) {
+        let _ = fs_err::remove_dir_all(app_dir.join(&hash));
+        let _ = fs_err::remove_file(lock);
     }
 }
