@@ -161,7 +161,7 @@ fn collect_garbage(app_dir: &Path, keep: &str) {
             idle.push((used, hash.to_string(), entry.path(), file));
         }
     }
-    idle.sort_by(|a, b| b.0.cmp(&a.0));
+    idle.sort_by_key(|e| std::cmp::Reverse(e.0));
     for (_, hash, lock, _held) in idle.into_iter().skip(KEEP_OTHERS) {
         let _ = fs_err::remove_dir_all(app_dir.join(&hash));
         let _ = fs_err::remove_file(lock);
