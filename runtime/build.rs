@@ -16,6 +16,8 @@ fn main() {
         println!("cargo::rustc-env=AURORAVIEW_PYTHON_VERSION=none");
         return;
     }
+    // `Py_3_10`, `Py_3_11`, ...: the runtime builds against each CPython 3.9+ (ci/build-stubs).
+    pyo3_build_config::use_pyo3_cfgs();
     let config = pyo3_build_config::get();
     let version = format!("{}.{}", config.version().major, config.version().minor);
     println!("cargo::rustc-env=AURORAVIEW_PYTHON_VERSION={version}");

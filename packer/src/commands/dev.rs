@@ -28,7 +28,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let cfg = Config::load(&args.config)?;
-    let stub = stub::find(args.runtime.as_deref())?;
+    let stub = stub::find(args.runtime.as_deref(), None)?;
     let gui = if args.headless { stub.path.with_file_name(stub::GUI_NAME) } else { stub.gui()? };
     let interp = python::find(&cfg.python.version, cfg.python.runtime.as_deref())?;
 

@@ -121,7 +121,9 @@ impl Importer {
     /// `importlib.resources` for packages: their data files are extracted beside `__file__`.
     fn get_resource_reader(&self, py: Python<'_>, fullname: &str) -> PyResult<Option<Py<PyAny>>> {
         let (_, loc) = self.entry(fullname)?;
-        if loc.kind != Kind::Package {
+        // 3.9 has no `importlib.readers`: without a reader, `importlib.resources` reads the files
+        // beside the spec's origin (`has_location`), which is the same directory.
+        if loc.kind != Kind::Package || cfg!(not(Py_3_10)) {
             return Ok(None);
         }
         let ns = py.import("types")?.getattr("SimpleNamespace")?;

@@ -131,7 +131,14 @@ impl Interpreter {
             let command_line = i32::from(s.command_line);
             config.parse_argv = command_line;
             config.install_signal_handlers = command_line;
-            config.safe_path = 1 - command_line;
+            // Isolation turns `safe_path` on (3.11+; before 3.11 it alone kept the script's
+            // directory off sys.path), so the `python` command is isolated only if `-I` says so.
+            // The machine's environment and user site stay ignored: those are separate fields.
+            config.isolated = 1 - command_line;
+            #[cfg(Py_3_11)]
+            {
+                config.safe_path = 1 - command_line;
+            }
         }
         Ok(())
     }
