@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 /// Bumped when what the packer puts in a cached frame changes.
-pub const CACHE_VERSION: u32 = 2;
+pub const CACHE_VERSION: u32 = 3;
 
 pub struct PackCache {
     root: PathBuf,
@@ -41,6 +41,15 @@ impl PackCache {
         write_atomic(&data, &frame.compressed)?;
         write_atomic(&index, &serde_json::to_vec(&frame.index)?)?;
         Ok(())
+    }
+
+    /// Bytes stored beside the frames under `key` and `ext` (a module table, a list of keys).
+    pub fn blob(&self, key: &str, ext: &str) -> Option<Vec<u8>> {
+        fs_err::read(self.root.join("frames").join(format!("{key}.{ext}"))).ok()
+    }
+
+    pub fn store_blob(&self, key: &str, ext: &str, bytes: &[u8]) -> Result<()> {
+        write_atomic(&self.root.join("frames").join(format!("{key}.{ext}")), bytes)
     }
 
     /// A subdirectory of the cache (not created).

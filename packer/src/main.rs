@@ -5,12 +5,15 @@ mod cache;
 mod collect;
 mod commands;
 mod config;
+mod dialect;
 mod frames;
 mod inmemory;
+mod install;
 mod pypkg;
 mod python;
 mod report;
 mod sharedlibs;
+mod sitepackages;
 mod stub;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +39,9 @@ enum Command {
     Inspect(commands::inspect::Args),
     Extract(commands::extract::Args),
     Dev(commands::dev::Args),
+    /// Make license keys and sign tokens for apps packed with `[license] type = "token"`.
+    License(commands::license::Args),
+    Migrate(commands::migrate::Args),
 }
 
 /// Exit codes: 0 ok, 1 for every reported error (bad input, missing tools, I/O), 2 for a bug in the
@@ -52,6 +58,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Extract(args) => commands::extract::run(args, reporter),
         Command::Dev(args) => commands::dev::run(args),
+        Command::License(args) => commands::license::run(args),
+        Command::Migrate(args) => commands::migrate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

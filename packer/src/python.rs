@@ -74,18 +74,23 @@ impl Interpreter {
     /// Paths recorded in the `.pyc` are relative to `dir` (CPython fixes them up at import), so
     /// the output does not depend on where the staging directory was.
     pub fn compile_all(&self, dir: &Path) -> Result<()> {
-        let args: [&std::ffi::OsStr; 10] = [
-            "compileall".as_ref(),
-            "-q".as_ref(),
-            "-j".as_ref(),
-            "0".as_ref(),
-            "--invalidation-mode".as_ref(),
-            "unchecked-hash".as_ref(),
-            "-o0".as_ref(),
-            "-s".as_ref(),
-            dir.as_os_str(),
-            dir.as_os_str(),
-        ];
+        self.compile_paths(dir, &[dir.to_path_buf()])
+    }
+
+    /// As [`Self::compile_all`] for only `paths` (directories and files below `root`), with the
+    /// paths recorded relative to `root`: the same `.pyc` as compiling all of `root`. Directories
+    /// are compiled by a pool of one process per core (`-j 0`), files one by one.
+    pub fn compile_paths(&self, root: &Path, paths: &[PathBuf]) -> Result<()> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let mut args: Vec<&std::ffi::OsStr> =
+            ["compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", "-o0", "-s"]
+                .iter()
+                .map(|s| s.as_ref())
+                .collect();
+        args.push(root.as_os_str());
+        args.extend(paths.iter().map(|p| p.as_os_str()));
         // compileall exits 1 when a file has a syntax error (e.g. a Python 2 file in a package); those
         // files are shipped as source, as pip itself would leave them. Anything else is a failure.
         self.run_module_allowing(&args, Path::new("."), "compiling Python files", &[1])

@@ -15,8 +15,35 @@ The same code runs in development (``python main.py``) and packed into one execu
         view.show()
 """
 
+from __future__ import annotations
+
+# Not `from typing import TYPE_CHECKING`: importing typing costs milliseconds of start-up.
+TYPE_CHECKING = False
+
 from ._router import Router
 from .webview import WebView
 
-__all__ = ["Router", "WebView", "__version__"]
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
+
+__all__ = ["Router", "WebView", "__version__", "license"]
 __version__ = "0.1.0"
+
+
+def license() -> Optional[Dict[str, Any]]:
+    """The payload of the license token the app was started with: ``app``, ``licensee``,
+    ``issued_at`` (Unix seconds), ``expires`` (``YYYY-MM-DD``, absent for a token that never
+    expires) and ``features`` (a list of strings). ``None`` for an app packed without
+    ``[license] type = "token"``, and in development.
+
+    The runtime verified the token's signature, app and expiry before Python started, and passes
+    the payload in ``AURORAVIEW_LICENSE_PAYLOAD``.
+    """
+    import json
+    import os
+
+    text = os.environ.get("AURORAVIEW_LICENSE_PAYLOAD")
+    if not text or os.environ.get("AURORAVIEW_PACKED") != "1":
+        return None
+    payload = json.loads(text)
+    return payload if isinstance(payload, dict) else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional
 
+import auroraview
 from auroraview import Router, WebView
 
 view = WebView(title="Typed", width=640, height=480, debug=True, frameless=True)
@@ -75,3 +76,6 @@ router.unbind("x.double")
 
 def main() -> None:
     view.show()
+
+licensed: Optional[Dict[str, Any]] = auroraview.license()
+licensed_wrong: int = auroraview.license()  # type: ignore[assignment]

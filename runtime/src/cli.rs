@@ -5,10 +5,13 @@ use anyhow::{Context, Result};
 use std::path::PathBuf;
 
 pub const USAGE: &str = "\
-usage: APP [--headless] [-- ARGS...]
+usage: APP [--headless] [--license FILE] [-- ARGS...]
 
   --headless   no window: read JSON-RPC requests from stdin, one per line, and write responses and
                events to stdout, one per line; exit when stdin ends
+  --license FILE
+               the file holding this app's license token (else AURORAVIEW_LICENSE holds the token,
+               else ~/.config/AuroraView/licenses/APP.token); apps packed with a license only
   --version    print the app's and the runtime's versions
 
 Environment: AURORAVIEW_CACHE_DIR (where the app is extracted), RUST_LOG=debug (or
@@ -36,6 +39,8 @@ pub struct Args {
     pub command: Command,
     /// Passed to Python as `sys.argv[1:]`.
     pub rest: Vec<String>,
+    /// `--license FILE`: where the license token is (never passed to Python).
+    pub license: Option<PathBuf>,
 }
 
 /// Parses the whole command line, the program's name included.
@@ -43,15 +48,18 @@ pub fn parse(mut argv: impl Iterator<Item = std::ffi::OsString>) -> Result<Args>
     let program = argv.next().unwrap_or_default();
     let args = argv.map(|a| a.to_string_lossy().into_owned());
     if crate::app::invoked_as_python(&program) {
-        return Ok(Args { command: Command::Python(args.collect()), rest: Vec::new() });
+        return Ok(Args { command: Command::Python(args.collect()), rest: Vec::new(), license: None });
     }
     let (mut headless, mut python_child) = (false, false);
     let mut command = None;
     let mut rest = Vec::new();
+    let mut license = None;
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--headless" => headless = true,
+            "--license" => license = Some(it.next().context("--license takes a token file")?.into()),
+            _ if a.starts_with("--license=") => license = Some(PathBuf::from(&a["--license=".len()..])),
             "--python-child" => python_child = true,
             "--dev" => command = Some(Command::Dev(it.next().context("--dev takes a spec file")?.into())),
             "--bench-in-process" => {
@@ -62,11 +70,11 @@ pub fn parse(mut argv: impl Iterator<Item = std::ffi::OsString>) -> Result<Args>
                 let report = it.next().context("--bench-bare-webview takes a report path")?;
                 command = Some(Command::BenchBareWebView(report.into()));
             }
-            "--help" | "-h" => return Ok(Args { command: Command::Help, rest }),
-            "--version" => return Ok(Args { command: Command::Version, rest }),
+            "--help" | "-h" => return Ok(Args { command: Command::Help, rest, license }),
+            "--version" => return Ok(Args { command: Command::Version, rest, license }),
             "--" => rest.extend(it.by_ref()),
             _ => rest.push(a),
         }
     }
-    Ok(Args { command: command.unwrap_or(Command::Run { headless, python_child }), rest })
+    Ok(Args { command: command.unwrap_or(Command::Run { headless, python_child }), rest, license })
 }

@@ -37,7 +37,9 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(1)
+            // A start refused for its license has a code of its own.
+            let refused = err.downcast_ref::<app::license::Refused>().is_some();
+            ExitCode::from(if refused { app::license::EXIT_CODE } else { 1 })
         }
     }
 }

@@ -56,7 +56,7 @@ impl Plan {
 }
 
 pub fn resolve(args: Args) -> Result<Plan> {
-    let Args { command, rest } = args;
+    let Args { command, rest, license } = args;
     let (headless, python_child) = match command {
         Command::Help => return Ok(Plan::only(Task::Print(cli::USAGE.to_string()))),
         Command::Version => return Ok(Plan::only(Task::Print(version()))),
@@ -91,6 +91,13 @@ pub fn resolve(args: Args) -> Result<Plan> {
         manifest.runtime.as_ref().and_then(|r| r.glibc_floor.as_deref()),
         crate::app::glibc::running().as_deref(),
     )?;
+    // A licensed app's token (or a time-limited build's date), checked before anything is extracted;
+    // refused: exit 3. Children and `python` commands of a run check again, without warnings.
+    let licensed = crate::app::license::check(
+        &manifest,
+        license.as_deref(),
+        python_child || matches!(command, Command::Python(_)),
+    )?;
     // `portable` apps run in place from the directory beside the executable; the others from the
     // cache, extracted once.
     let hold = match manifest.python.strategy {
@@ -119,7 +126,8 @@ pub fn resolve(args: Args) -> Result<Plan> {
             Err(e) => return Err(e),
         }
     }
-    let env = layout.variables(&manifest);
+    let mut env = layout.variables(&manifest);
+    env.extend(licensed);
     let entry = EntryPoint::parse(&manifest.python.entry_point)
         .with_context(|| format!("the app's python.entry_point in {}", exe.display()))?;
     // The child of `isolation = "process"` runs Python in-process, whatever the manifest says.

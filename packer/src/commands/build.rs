@@ -39,12 +39,14 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
         Some(d) => std::path::absolute(d)?,
         None => cfg.root.join("dist"),
     };
-    let mut stub = stub::find(args.runtime.as_deref())?;
     let strategy = cfg.python.strategy;
+    // `system` apps run the machine's Python: any stub will do (the one without Python, below).
+    let version = (strategy != Strategy::System).then_some(cfg.python.version.as_str());
+    let mut stub = stub::find(args.runtime.as_deref(), version)?;
     // Every strategy but `system` runs Python inside the stub.
     if strategy != Strategy::System && stub.python != cfg.python.version {
         bail!(
-            "the runtime stub {} links Python {}, but {} asks for Python {}: a stub runs only the runtime it was built against\nhint: rebuild the stub for {}: `PYTHON=python{} ci/setup && cargo build --release -p auroraview-runtime`, or set `[python] version = \"{}\"`",
+            "the runtime stub {} links Python {}, but {} asks for Python {}: a stub runs only the runtime it was built against\nhint: build the stub for {}: `ci/build-stubs {}` (then leave out --runtime), or set `[python] version = \"{}\"`",
             stub.path.display(),
             stub.python,
             cfg.file.display(),
@@ -83,6 +85,8 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
     // `pyoxidizer`: Python modules are imported from in-memory tables, not files.
     let in_memory = strategy == Strategy::Pyoxidizer;
     let mut extra = Vec::new();
+    // The shared libraries bundled in `runtime/lib/`, which site-packages' ELF files may need too.
+    let mut bundled = Vec::new();
     if strategy.bundles_runtime() {
         let rt = frames::runtime(&interp, &cfg.python.stdlib_keep, in_memory, &cache, &mut hashes, &report)?;
         let frame = rt.frame;
@@ -109,14 +113,16 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
             glibc_floor,
         });
         frames.push(frame);
+        bundled = rt.libraries;
     }
     let (gui_frame, gui) = frames::gui(&gui_library, &cache, &mut hashes)?;
     frames.push(gui_frame);
     if !cfg.python.packages.is_empty() {
-        frames.push(frames::packages(
+        frames.extend(frames::packages(
             &interp,
             &cfg.python.packages,
             in_memory,
+            &bundled,
             &cfg.root,
             &cache,
             &mut hashes,
@@ -195,7 +201,12 @@ pub fn manifest_for(cfg: &Config, runtime: Option<RuntimeInfo>, gui: Option<Stri
             system_site_packages: cfg.python.system_site_packages,
         },
         env: cfg.env.clone(),
-        license: cfg.license.as_ref().map(|l| LicenseInfo { kind: l.kind.clone(), public_key: l.public_key.clone() }),
+        license: cfg.license.as_ref().map(|l| LicenseInfo {
+            kind: l.kind.clone(),
+            public_key: l.public_key.clone(),
+            expires_at: l.expires_at.clone(),
+            grace_period_days: l.grace_period_days,
+        }),
         runtime,
         gui,
         content_hash: String::new(),

@@ -16,6 +16,7 @@ pub mod dev;
 mod entry;
 mod error;
 mod format;
+pub mod license;
 mod manifest;
 pub mod modules;
 mod payload;

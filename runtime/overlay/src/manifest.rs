@@ -118,6 +118,13 @@ pub struct LicenseInfo {
     #[serde(rename = "type")]
     pub kind: String,
     pub public_key: Option<String>,
+    /// `YYYY-MM-DD`: the last day (UTC) this build runs, token or not. Left out when absent, as
+    /// the next field, so manifests without them read as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// Days an expired token (or build) keeps working, with a warning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 pub mod extract;
 pub mod glibc;
 pub mod layout;
+pub mod license;
 pub mod machine_python;
 
 use auroraview_overlay::EntryPoint;
