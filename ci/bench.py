@@ -122,6 +122,24 @@ def pipelined(cmd, env, n):
     return elapsed / n
 
 
+def sleeping(cmd, env, n=10_000, ms=10):
+    """Seconds for `n` pipelined calls of a handler that sleeps `ms` (the pool's concurrency)."""
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=1 << 20)
+    p.stdin.write(request(-1).encode())
+    p.stdin.flush()
+    p.stdout.readline()
+    payload = "".join(json.dumps({"id": i, "method": "api.sleep", "params": [ms]}) + "\n" for i in range(n)).encode()
+    t0 = time.perf_counter()
+    writer = threading.Thread(target=lambda: (p.stdin.write(payload), p.stdin.close()))
+    writer.start()
+    count = sum(1 for _ in p.stdout)
+    elapsed = time.perf_counter() - t0
+    writer.join()
+    p.wait()
+    assert count == n, count
+    return elapsed
+
+
 def median(f, runs=RUNS):
     return statistics.median(f() for _ in range(runs))
 
@@ -307,6 +325,8 @@ def main():
             median(lambda: sequential(SERVER, env, SEQ_CALLS), 5) * 1e6, "us", "ratio <= 1.0")
         row("per call, pipelined", median(lambda: pipelined(app, env, PIPE_CALLS), 5) * 1e6,
             median(lambda: pipelined(SERVER, env, PIPE_CALLS), 5) * 1e6, "us", "ratio <= 1.0")
+        row("10 000 calls of a 10 ms sleeping handler", median(lambda: sleeping(app, env), 3), None, "s",
+            "<= 2 s (default pool)")
 
         inproc = []
         for _ in range(3):
