@@ -76,6 +76,8 @@ fn check(strategy: &str) {
     assert_eq!(child["ok"], true, "{strategy}: {child}\n{}", app.stderr());
     assert_eq!(child["result"]["code"], 0, "{strategy}: {child}");
     assert_eq!(child["result"]["out"], "1.5 6", "{strategy}: {child}");
+    let mean = app.call("api.mean_later", json!([[1, 2, 3, 6]]));
+    assert_eq!(mean["result"], 3.0, "{strategy}: an async def handler is awaited: {mean}");
 
     let (code, stderr) = app.finish();
     assert_eq!(code, 0, "{strategy}: {stderr}");

@@ -24,9 +24,20 @@ def child():
     return {"code": out.returncode, "out": out.stdout.strip(), "err": out.stderr[-2000:]}
 
 
-# Method name -> handler. Every entry is bound the same way, so a handler written as `async def`
-# (which the router runs on the app's event loop) is added here as one more entry.
+async def mean_later(values, delay=0.05):
+    """A coroutine handler: awaited on the app's event loop, with numpy in it."""
+    import asyncio
+
+    import numpy
+
+    await asyncio.sleep(delay)
+    return float(numpy.mean(values))
+
+
+# Method name -> handler. Every entry is bound the same way, `async def` ones included (the router
+# awaits them on the app's event loop).
 HANDLERS = {
+    "api.mean_later": mean_later,
     "api.inverse": work.inverse,
     "api.frame": work.summarize,
     "api.pool": pool,
