@@ -67,6 +67,7 @@ struct RawPython {
     include_paths: Option<Vec<String>>,
     #[serde(default)]
     packages: Vec<String>,
+    requirements: Option<String>,
     version: Option<String>,
     strategy: Option<String>,
     isolation: Option<String>,
@@ -538,6 +539,10 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
             ));
         }
     }
+    let mut packages = p.packages.clone();
+    if let Some(file) = &p.requirements {
+        packages.extend(read_requirements(src, &abs(file))?);
+    }
     for (i, pkg) in p.packages.iter().enumerate() {
         if pkg.trim().is_empty() || pkg.trim_start().starts_with('-') {
             return Err(src.error(
@@ -606,7 +611,7 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
             entry_point,
             entry_point_text: entry_text,
             include_paths,
-            packages: p.packages,
+            packages,
             version,
             strategy,
             isolation,
@@ -634,6 +639,37 @@ fn is_minor_version(v: &str) -> bool {
     let mut parts = v.split('.');
     matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None)
         if !a.is_empty() && !b.is_empty() && a.chars().all(|c| c.is_ascii_digit()) && b.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The requirements of a `requirements.txt`: one per line, `#` comments and blank lines skipped.
+/// pip options (`-r`, `--index-url`, ...) are refused with their line: the packer installs the
+/// listed requirements itself, and index settings belong in pip's own configuration.
+fn read_requirements(src: &Source, file: &Path) -> Result<Vec<String>, ConfigError> {
+    let key = ["python", "requirements"];
+    let text = fs_err::read_to_string(file).map_err(|e| {
+        src.error(
+            &key,
+            format!("cannot read {}: {e}", file.display()),
+            "paths are relative to the config file".to_string(),
+        )
+    })?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let req = line.split(" #").next().unwrap_or("").trim();
+        if req.is_empty() || req.starts_with('#') {
+            continue;
+        }
+        if req.starts_with('-') {
+            return Err(src.error(
+                &key,
+                format!("{}:{}: `{req}` is a pip option, not a requirement", file.display(), n + 1),
+                "list requirements only; put index settings in pip's configuration (pip config set global.index-url ...)"
+                    .to_string(),
+            ));
+        }
+        out.push(req.to_string());
+    }
+    Ok(out)
 }
 
 fn resolve_entry_point(
@@ -702,6 +738,27 @@ mod tests {
     }
 
     #[test]
+    fn requirements_files_add_their_lines_and_refuse_options() {
+        let dir = project();
+        fs_err::write(dir.path().join("requirements.txt"), "# tools\nsix==1.16.0  # pinned\n\nmarkupsafe\n").unwrap();
+        let with = |extra: &str| {
+            parse(
+                dir.path(),
+                &format!(
+                    "[app]\nname = \"demo\"\n[python]\npackages = [\"pyyaml\"]\nrequirements = \"requirements.txt\"\n{extra}"
+                ),
+            )
+        };
+        assert_eq!(with("").unwrap().python.packages, ["pyyaml", "six==1.16.0", "markupsafe"]);
+        fs_err::write(dir.path().join("requirements.txt"), "six\n--index-url https://example.invalid\n").unwrap();
+        let e = with("").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("python.requirements"), "{e}");
+        assert!(e.to_string().contains("requirements.txt:2") && e.to_string().contains("pip option"), "{e}");
+        fs_err::remove_file(dir.path().join("requirements.txt")).unwrap();
+        assert!(with("").unwrap_err().to_string().contains("cannot read"));
+    }
+
+    #[test]
     fn minimal_config_gets_defaults() {
         let dir = project();
         let c = parse(dir.path(), "[app]\nname = \"demo\"\n").unwrap();
@@ -765,6 +822,7 @@ mod reference_tests {
         "python.entry_point",
         "python.include_paths",
         "python.packages",
+        "python.requirements",
         "python.version",
         "python.strategy",
         "python.isolation",
@@ -829,6 +887,7 @@ mod reference_tests {
                 "python.module_search_paths" => "[\"$EXTRACT_DIR\"]".into(),
                 "python.include_paths" | "python.external_bin" | "python.resources" => "[\"a.txt\"]".into(),
                 "python.packages" | "python.exclude" | "python.stdlib_keep" => "[\"x\"]".into(),
+                "python.requirements" => "\"a.txt\"".into(),
                 "hooks.collect" => "[{ from = \"a.txt\", to = \"r\" }]".into(),
                 "license.expires_at" => "\"2099-12-31\"".into(),
                 "license.grace_period_days" => "7".into(),

@@ -109,10 +109,20 @@ def read():
 "#;
 
 fn check(version: &str, strategy: &str) {
-    if pyenv_python(version).is_none() {
+    run_checks(version, strategy, true)
+}
+
+/// `embedded` and `system` use the machine's Python of that version: it stays visible, first on
+/// PATH (a pyenv shim of a version that is not the global one does not run).
+fn check_on_machine(version: &str, strategy: &str) {
+    run_checks(version, strategy, false)
+}
+
+fn run_checks(version: &str, strategy: &str, hide_python: bool) {
+    let Some(python) = pyenv_python(version) else {
         eprintln!("skipping Python {version} ({strategy}): no pyenv CPython {version} on this machine");
         return;
-    }
+    };
     let p = Project::new();
     p.write("app/main.py", MAIN)
         .write("app/verdata/__init__.py", DATA)
@@ -126,7 +136,14 @@ fn check(version: &str, strategy: &str) {
     let exe = PathBuf::from(String::from_utf8(out.stdout).unwrap().split('\t').next().unwrap().trim());
 
     let cache = tempfile::tempdir().unwrap();
-    let mut app = Headless::spawn(with_hidden(&python_installations(), &exe, cache.path()));
+    let mut app = if hide_python {
+        Headless::spawn(with_hidden(&python_installations(), &exe, cache.path()))
+    } else {
+        let mut cmd = headless_command(&exe, cache.path());
+        let path = format!("{}:{}", python.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
+        cmd.env("PATH", path);
+        Headless::spawn(cmd)
+    };
     let (major, minor) = version.split_once('.').unwrap();
     let expected = json!([major.parse::<u32>().unwrap(), minor.parse::<u32>().unwrap()]);
     let r = app.call("api.version", Value::Null);
@@ -209,4 +226,19 @@ fn a_missing_stub_is_named_with_the_command_that_builds_it() {
     let stderr = pack("3.8");
     assert!(stderr.contains("3.9, 3.10, 3.11, 3.12, 3.13") && stderr.contains("hint:"), "{stderr}");
     assert!(!p.path().join("dist").exists());
+}
+
+#[test]
+fn python_3_12_portable() {
+    check("3.12", "portable");
+}
+
+#[test]
+fn python_3_12_embedded() {
+    check_on_machine("3.12", "embedded");
+}
+
+#[test]
+fn python_3_12_system() {
+    check_on_machine("3.12", "system");
 }

@@ -1,6 +1,6 @@
 //! Finding the machine's Python: for the `system` strategy, an interpreter (`python.interpreter`
-//! if the config set one, else `python3` on PATH, of the minor version the app was packed for:
-//! its compiled wheels load in no other);
+//! if the config set one, else `pythonX.Y` then `python3` on PATH, of the minor version the app
+//! was packed for: its compiled wheels load in no other);
 //! for `embedded`, an install prefix of the same minor version whose stdlib the embedded
 //! interpreter uses.
 
@@ -22,7 +22,6 @@ pub enum Wanted<'a> {
 /// no shim. What each candidate reported is remembered in `memo` (a file in the app's cache
 /// directory), keyed by the candidate's path, size and mtime: a warm start runs no Python to ask.
 pub fn find(manifest: &Manifest, wanted: Wanted, memo: Option<&Path>) -> Result<PathBuf> {
-    let name = manifest.python.interpreter.clone().unwrap_or_else(|| "python3".to_string());
     let (text, exact) = match wanted {
         Wanted::Exactly(v) => (v, true),
         Wanted::AtLeast(v) => (v, false),
@@ -30,11 +29,20 @@ pub fn find(manifest: &Manifest, wanted: Wanted, memo: Option<&Path>) -> Result<
     let wanted = parse(text).context("bad python.version in the manifest")?;
     let fits = |v: (u32, u32)| if exact { v == wanted } else { v >= wanted };
     let mut searched = Vec::new();
-    let candidates: Vec<PathBuf> = if name.contains('/') {
-        vec![PathBuf::from(&name)]
-    } else {
-        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).map(|d| d.join(&name)).collect()).unwrap_or_default()
+    // The configured interpreter; else `pythonX.Y` for an exact version (a machine's `python3` is
+    // often another minor version), then `python3`.
+    let names: Vec<String> = match &manifest.python.interpreter {
+        Some(name) => vec![name.clone()],
+        None if exact => vec![format!("python{}.{}", wanted.0, wanted.1), "python3".to_string()],
+        None => vec!["python3".to_string()],
     };
+    let path: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    let candidates: Vec<PathBuf> = names
+        .iter()
+        .flat_map(|name| {
+            if name.contains('/') { vec![PathBuf::from(name)] } else { path.iter().map(|d| d.join(name)).collect() }
+        })
+        .collect();
     for c in candidates {
         if !c.is_file() {
             searched.push(format!("  {} (not found)", c.display()));
