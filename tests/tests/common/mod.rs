@@ -351,18 +351,7 @@ pub fn python_installations() -> Vec<String> {
 /// `exe --headless` in a mount namespace where each of `hidden` is covered by an empty tmpfs.
 pub fn with_hidden(hidden: &[String], exe: &Path, cache: &Path) -> Command {
     assert!(!hidden.is_empty());
-    let script = format!(
-        "set -e\nfor d in {}; do mount -t tmpfs tmpfs \"$d\"; done\nexec \"$0\" --headless",
-        hidden.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(" ")
-    );
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script])
-        .arg(exe)
-        .env("AURORAVIEW_CACHE_DIR", cache)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
+    with_hidden_files(hidden, &[], exe, cache)
 }
 
 /// The machine's own files of the shared libraries `names` (`libssl.so.3`, ...), as the loader's
@@ -391,11 +380,14 @@ pub fn system_library_files(names: &[&str]) -> Vec<String> {
 /// each of `files` by `/dev/null` (so it reads as empty and no loader can use it).
 pub fn with_hidden_files(dirs: &[String], files: &[String], exe: &Path, cache: &Path) -> Command {
     let quoted = |v: &[String]| v.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(" ");
-    let script = format!(
-        "set -e\nfor f in {}; do mount --bind /dev/null \"$f\"; done\nfor d in {}; do mount -t tmpfs tmpfs \"$d\"; done\nexec \"$0\" --headless",
-        quoted(files),
-        quoted(dirs)
-    );
+    let mut script = String::from("set -e\n");
+    if !files.is_empty() {
+        script += &format!("for f in {}; do mount --bind /dev/null \"$f\"; done\n", quoted(files));
+    }
+    if !dirs.is_empty() {
+        script += &format!("for d in {}; do mount -t tmpfs tmpfs \"$d\"; done\n", quoted(dirs));
+    }
+    script += "exec \"$0\" --headless";
     let mut cmd = Command::new("unshare");
     cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script])
         .arg(exe)
