@@ -33,6 +33,8 @@ struct RawConfig {
     #[serde(default)]
     env: BTreeMap<String, String>,
     license: Option<RawLicense>,
+    #[serde(default)]
+    plugins: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,6 +130,8 @@ pub struct Config {
     pub collect: Vec<Collect>,
     pub env: BTreeMap<String, String>,
     pub license: Option<License>,
+    /// `[plugins]`: the plugin commands the page and Python may call (none by default).
+    pub plugins: auroraview_overlay::plugins::Plugins,
 }
 
 #[derive(Debug, Clone)]
@@ -601,6 +605,8 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         ),
     };
 
+    let plugins = resolve_plugins(&src, raw.plugins)?;
+
     Ok(Config {
         file: src.file.to_path_buf(),
         root: root.clone(),
@@ -632,7 +638,66 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         collect,
         env: raw.env,
         license,
+        plugins,
     })
+}
+
+/// `[plugins]`: `python = "scoped" | "trusted"`, `plugin = true | false`, and
+/// `[plugins.plugin] command = true | false | ["scope", ...]`.
+fn resolve_plugins(
+    src: &Source,
+    table: BTreeMap<String, toml::Value>,
+) -> Result<auroraview_overlay::plugins::Plugins, ConfigError> {
+    use auroraview_overlay::plugins::{Grant, Plugins, PythonAccess};
+    let mut plugins = Plugins::default();
+    let grant = |keys: &[&str], v: &toml::Value| -> Result<Grant, ConfigError> {
+        match v {
+            toml::Value::Boolean(b) => Ok(Grant::All(*b)),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .map(Grant::Scopes)
+                .ok_or_else(|| src.error(keys, "a list of scopes holds strings", None)),
+            _ => Err(src.error(keys, "expected true, false or a list of scopes", None)),
+        }
+    };
+    for (plugin, value) in table {
+        if plugin == "python" {
+            plugins.python = match value.as_str() {
+                Some("scoped") => PythonAccess::Scoped,
+                Some("trusted") => PythonAccess::Trusted,
+                _ => {
+                    return Err(src.error(
+                        &["plugins", "python"],
+                        format!("`{value}` is not a Python access mode"),
+                        "use \"scoped\" (Python's commands are checked like the page's) or \"trusted\"".to_string(),
+                    ));
+                }
+            };
+            continue;
+        }
+        let entries: Vec<(String, Grant)> = match &value {
+            toml::Value::Table(commands) => commands
+                .iter()
+                .map(|(c, v)| Ok((format!("{plugin}.{c}"), grant(&["plugins", &plugin, c], v)?)))
+                .collect::<Result<_, ConfigError>>()?,
+            v => vec![(plugin.clone(), grant(&["plugins", &plugin], v)?)],
+        };
+        for (key, g) in entries {
+            let one = Plugins { grants: [(key.clone(), g.clone())].into(), python: PythonAccess::Scoped };
+            if let Err(message) = one.validate() {
+                let keys: Vec<&str> = std::iter::once("plugins").chain(key.split('.')).collect();
+                return Err(src.error(
+                    &keys,
+                    message,
+                    "see \"Plugins and permissions\" in the README for the commands and their scopes".to_string(),
+                ));
+            }
+            plugins.grants.insert(key, g);
+        }
+    }
+    Ok(plugins)
 }
 
 fn is_minor_version(v: &str) -> bool {

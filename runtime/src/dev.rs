@@ -40,6 +40,7 @@ pub fn resolve(spec_path: &Path) -> Result<Dev> {
         // A developer's crashing code is restarted as often as they edit it.
         max_restarts: u32::MAX,
         heartbeat_timeout: Duration::from_millis(spec.manifest.python.heartbeat_timeout_ms),
+        plugins: Some(crate::plugins::dev_host(&spec.manifest.plugins, &spec.cwd, &spec.resources)),
     };
     let window = (!spec.headless).then(|| window::Spec::new(&spec.manifest, spec.gui.clone(), spec.frontend.clone()));
     Ok(Dev { settings, window, watch: spec.watch })

@@ -9,6 +9,7 @@ mod cli;
 mod dev;
 mod logging;
 mod plan;
+mod plugins;
 #[cfg(feature = "python")]
 mod python;
 mod rpc;
@@ -61,7 +62,12 @@ fn install_panic_hook() {
 }
 
 fn run(plan: Plan) -> Result<u8> {
-    let Plan { task, env, hold } = plan;
+    let Plan { task, mut env, hold, plugins } = plan;
+    // Python in this process reaches the plugins through a socket of its own. (The thread serving
+    // it only reads the environment once Python sends a call.)
+    if let Some(host) = plugins.as_ref().filter(|_| task.runs_python_here()) {
+        env.push(plugins::connect_in_process(host)?);
+    }
     for (k, v) in env {
         // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
         unsafe { std::env::set_var(k, v) };
@@ -79,7 +85,7 @@ fn run(plan: Plan) -> Result<u8> {
         Task::Window { window, launch } => {
             // The window ends the process itself; the extracted tree stays locked until then.
             std::mem::forget(hold);
-            window::run(window, move |requests, sink| python::serve_channel(launch, requests, sink))
+            window::run(window, plugins, move |requests, sink| python::serve_channel(launch, requests, sink))
         }
         #[cfg(feature = "python")]
         Task::BenchInProcess { calls, launch } => python::bench(calls, launch),
@@ -102,7 +108,7 @@ fn run(plan: Plan) -> Result<u8> {
                 }
                 Some(window) => {
                     std::mem::forget(hold);
-                    window::run(window, move |requests, sink| {
+                    window::run(window, plugins, move |requests, sink| {
                         relay::forward_channel(requests, forwarder.clone())?;
                         relay::run(&settings, &forwarder, sink)
                     })

@@ -7,10 +7,11 @@ use crate::app::extract::{self, Extracted};
 use crate::app::layout::Layout;
 use crate::app::machine_python;
 use crate::cli::{self, Args, Command};
-use crate::{dev, logging, supervisor, window};
+use crate::{dev, logging, plugins, supervisor, window};
 use anyhow::{Context, Result};
 use auroraview_overlay::{EntryPoint, Isolation, Manifest, Overlay, Strategy};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct Plan {
@@ -19,6 +20,9 @@ pub struct Plan {
     pub env: Vec<(String, String)>,
     /// The extracted app, held (locked as in use) for as long as the run.
     pub hold: Option<Extracted>,
+    /// The app's plugins, for runs that serve a page or a backend (a supervised child reaches its
+    /// parent's through the descriptor it inherits).
+    pub plugins: Option<Arc<plugins::Host>>,
 }
 
 pub enum Task {
@@ -49,9 +53,20 @@ pub enum Task {
     BenchBareWebView { window: window::Spec, report: PathBuf },
 }
 
+impl Task {
+    /// Whether Python runs in this process (and so connects to the plugins here).
+    pub fn runs_python_here(&self) -> bool {
+        match self {
+            #[cfg(feature = "python")]
+            Task::Headless { .. } | Task::Window { .. } | Task::BenchInProcess { .. } => true,
+            _ => false,
+        }
+    }
+}
+
 impl Plan {
     fn only(task: Task) -> Plan {
-        Plan { task, env: Vec::new(), hold: None }
+        Plan { task, env: Vec::new(), hold: None, plugins: None }
     }
 }
 
@@ -63,7 +78,9 @@ pub fn resolve(args: Args) -> Result<Plan> {
         Command::Dev(spec) => {
             logging::init(false);
             let dev = dev::resolve(&spec)?;
-            return Ok(Plan::only(Task::Relay { window: dev.window, settings: dev.settings, watch: dev.watch }));
+            let plugins = dev.settings.plugins.clone();
+            let task = Task::Relay { window: dev.window, settings: dev.settings, watch: dev.watch };
+            return Ok(Plan { plugins, ..Plan::only(task) });
         }
         Command::Run { headless, python_child } => (headless, python_child),
         Command::BenchInProcess(_) | Command::BenchBareWebView(_) | Command::Python(_) => (false, false),
@@ -134,7 +151,10 @@ pub fn resolve(args: Args) -> Result<Plan> {
     let in_process = !fallback
         && manifest.python.strategy != Strategy::System
         && (python_child || manifest.python.isolation != Isolation::Process);
-    let app = App { manifest: &manifest, layout: &layout, exe: &exe, rest, entry: &entry };
+    // A child's plugin calls go to its parent's host.
+    let host = (!python_child && !matches!(command, Command::Python(_) | Command::BenchBareWebView(_)))
+        .then(|| plugins::host(&manifest.plugins, &layout));
+    let app = App { manifest: &manifest, layout: &layout, exe: &exe, rest, entry: &entry, plugins: host.clone() };
     let task = match command {
         #[cfg(feature = "python")]
         Command::Python(args) if !fallback && manifest.python.strategy != Strategy::System => {
@@ -169,7 +189,7 @@ pub fn resolve(args: Args) -> Result<Plan> {
         _ if headless => Task::HeadlessChild(app.child(fallback)?),
         _ => Task::Relay { window: Some(app.window()?), settings: app.child(fallback)?, watch: Vec::new() },
     };
-    Ok(Plan { task, env, hold })
+    Ok(Plan { task, env, hold, plugins: host })
 }
 
 /// What the tasks are made from.
@@ -179,6 +199,7 @@ struct App<'a> {
     exe: &'a Path,
     rest: Vec<String>,
     entry: &'a EntryPoint,
+    plugins: Option<Arc<plugins::Host>>,
 }
 
 impl App<'_> {
@@ -256,6 +277,7 @@ impl App<'_> {
             cwd: None,
             max_restarts: manifest.python.max_restarts,
             heartbeat_timeout: Duration::from_millis(manifest.python.heartbeat_timeout_ms),
+            plugins: self.plugins.clone(),
         })
     }
 }

@@ -3,6 +3,7 @@
 //! connects the library's callbacks (through the ABI of `auroraview-window-abi`) to the channel
 //! requests leave on and the sink answers come back through.
 
+use crate::plugins::Host;
 use crate::rpc::sink::Sink;
 use anyhow::{Context, Result, bail};
 use auroraview_overlay::Manifest;
@@ -49,6 +50,7 @@ struct Api {
     run: abi::RunFn,
     send: abi::SendFn,
     exit: abi::ExitFn,
+    dialog: abi::DialogFn,
 }
 
 /// The library's handle on the running window.
@@ -63,6 +65,8 @@ struct Link {
     api: Api,
     requests: Mutex<Option<Sender<String>>>,
     state: Mutex<LinkState>,
+    /// Where the page's plugin calls go.
+    plugins: Option<Arc<Host>>,
 }
 
 struct LinkState {
@@ -96,6 +100,22 @@ impl Link {
         }
     }
 
+    /// Shows a dialog for the plugins, or answers that there is no window yet.
+    fn dialog(&self, request: &str) {
+        let handle = self.lock().handle;
+        match handle {
+            // SAFETY: as in `deliver`.
+            Some(h) => unsafe { (self.api.dialog)(h.0.as_ptr(), request.as_ptr(), request.len()) },
+            None => {
+                let token = serde_json::from_str::<serde_json::Value>(request).unwrap_or_default()["token"].clone();
+                let answer = serde_json::json!({"token": token, "error": "the window is not shown yet"});
+                if let Some(p) = &self.plugins {
+                    p.dialog_result(&answer.to_string());
+                }
+            }
+        }
+    }
+
     fn exit(&self, code: i32) {
         let mut st = self.lock();
         match st.handle {
@@ -116,8 +136,20 @@ impl Link {
 unsafe extern "C" fn on_request(ctx: *mut c_void, data: *const u8, len: usize) {
     // SAFETY: the library passes back our `ctx`, and `len` valid bytes at `data`.
     let (link, bytes) = unsafe { (Link::from_ctx(ctx), std::slice::from_raw_parts(data, len)) };
+    if let (Some(&abi::PLUGIN_PREFIX), Some(plugins)) = (bytes.first(), &link.plugins) {
+        plugins.page_request(&String::from_utf8_lossy(&bytes[1..]));
+        return;
+    }
     if let Some(tx) = link.requests.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
         let _ = tx.send(String::from_utf8_lossy(bytes).into_owned());
+    }
+}
+
+unsafe extern "C" fn on_dialog_result(ctx: *mut c_void, data: *const u8, len: usize) {
+    // SAFETY: as in `on_request`.
+    let (link, bytes) = unsafe { (Link::from_ctx(ctx), std::slice::from_raw_parts(data, len)) };
+    if let Some(plugins) = &link.plugins {
+        plugins.dialog_result(&String::from_utf8_lossy(bytes));
     }
 }
 
@@ -172,14 +204,19 @@ fn load(path: &Path) -> Result<Api> {
             run: std::mem::transmute::<*mut c_void, abi::RunFn>(sym(abi::SYMBOL_RUN)?),
             send: std::mem::transmute::<*mut c_void, abi::SendFn>(sym(abi::SYMBOL_SEND)?),
             exit: std::mem::transmute::<*mut c_void, abi::ExitFn>(sym(abi::SYMBOL_EXIT)?),
+            dialog: std::mem::transmute::<*mut c_void, abi::DialogFn>(sym(abi::SYMBOL_DIALOG)?),
         })
     }
 }
 
 /// Shows the window while `backend` serves the page's requests (it gets them on a channel that
-/// ends when the window closes, and answers through the sink). Does not return unless the window
-/// cannot be created: the process exits with the backend's exit code.
-pub fn run(spec: Spec, backend: impl FnOnce(Receiver<String>, Arc<Sink>) -> Result<u8> + Send + 'static) -> Result<u8> {
+/// ends when the window closes, and answers through the sink) and `plugins` its plugin calls. Does
+/// not return unless the window cannot be created: the process exits with the backend's exit code.
+pub fn run(
+    spec: Spec,
+    plugins: Option<Arc<Host>>,
+    backend: impl FnOnce(Receiver<String>, Arc<Sink>) -> Result<u8> + Send + 'static,
+) -> Result<u8> {
     let api = load(&spec.library)?;
     tracing::debug!("window library loaded from {}", spec.library.display());
     let (req_tx, req_rx) = crossbeam_channel::unbounded::<String>();
@@ -187,7 +224,12 @@ pub fn run(spec: Spec, backend: impl FnOnce(Receiver<String>, Arc<Sink>) -> Resu
         api,
         requests: Mutex::new(Some(req_tx)),
         state: Mutex::new(LinkState { handle: None, pending: Vec::new(), exit_code: None }),
+        plugins,
     }));
+    if let Some(plugins) = &link.plugins {
+        plugins.set_page(Arc::new(move |line: &str| link.send(line)));
+        plugins.set_dialogs(Arc::new(move |request: &str| link.dialog(request)));
+    }
     let sink: Arc<Sink> = Arc::new(Box::new(move |line: &str| {
         link.send(line);
         Ok(())
@@ -213,6 +255,7 @@ pub fn run_bare_echo(spec: Spec, report: &Path) -> Result<u8> {
         api,
         requests: Mutex::new(None),
         state: Mutex::new(LinkState { handle: None, pending: Vec::new(), exit_code: None }),
+        plugins: None,
     };
     show(&spec, &link, Some(report))
 }
@@ -237,6 +280,7 @@ fn show(spec: &Spec, link: &Link, bare_report: Option<&Path>) -> Result<u8> {
         on_close_requested,
         bare_echo_report: report.as_ref().map(|r| r.as_ptr()).unwrap_or(std::ptr::null()),
         csp: csp.as_ref().map(|c| c.as_ptr()).unwrap_or(std::ptr::null()),
+        on_dialog_result,
     };
     // SAFETY: `config` and its strings outlive the call (which only returns on failure); `ctx` is
     // a `Link` that outlives the window.

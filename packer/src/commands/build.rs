@@ -207,6 +207,7 @@ pub fn manifest_for(cfg: &Config, runtime: Option<RuntimeInfo>, gui: Option<Stri
             expires_at: l.expires_at.clone(),
             grace_period_days: l.grace_period_days,
         }),
+        plugins: cfg.plugins.clone(),
         runtime,
         gui,
         content_hash: String::new(),

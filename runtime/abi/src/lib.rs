@@ -13,7 +13,7 @@ use core::ffi::{CStr, c_char, c_void};
 use core::marker::{PhantomData, PhantomPinned};
 
 /// Bumped whenever [`AvConfig`] or a function's signature changes.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// The window's side of a running window, opaque to the runtime. Valid from `on_started` until the
 /// process exits, and usable from any thread.
@@ -23,6 +23,10 @@ pub struct WindowHandle {
     // Neither `Send`, `Sync` nor `Unpin` by default: what may cross threads is said where it does.
     _marker: PhantomData<(*mut u8, PhantomPinned)>,
 }
+
+/// The first byte of a page message that is a plugin call (a JSON request follows it): the runtime
+/// hands these to its plugins, not to Python.
+pub const PLUGIN_PREFIX: u8 = 0x02;
 
 /// A message from the page (a JSON-RPC request or an event): `len` bytes of UTF-8 at `data`, valid
 /// for the call only. Called on the window's thread.
@@ -55,6 +59,9 @@ pub struct AvConfig {
     /// The Content-Security-Policy of every page and file the window serves (`[frontend] csp`);
     /// null: the window library's default.
     pub csp: *const c_char,
+    /// The answer to a [`DialogFn`] request: one JSON object, `{"token": N, "result": ...}` or
+    /// `{"token": N, "error": "..."}`. Called on the window's thread.
+    pub on_dialog_result: OnRequest,
 }
 
 /// `av_window_abi_version`: the [`ABI_VERSION`] the library was built with.
@@ -68,11 +75,17 @@ pub type SendFn = unsafe extern "C" fn(handle: *const WindowHandle, data: *const
 /// `av_window_exit`: ends the event loop; the process exits with `code`.
 pub type ExitFn = unsafe extern "C" fn(handle: *const WindowHandle, code: i32);
 
+/// `av_window_dialog`: shows a native dialog described by `len` bytes of JSON at `data`
+/// (`{"token": N, "kind": "open_file" | "open_folder" | "save_file" | "message" | "confirm", ...}`)
+/// without blocking; its answer comes back through [`AvConfig::on_dialog_result`]. Thread-safe.
+pub type DialogFn = unsafe extern "C" fn(handle: *const WindowHandle, data: *const u8, len: usize);
+
 /// The exported symbols, in the order the runtime looks them up.
 pub const SYMBOL_ABI_VERSION: &CStr = c"av_window_abi_version";
 pub const SYMBOL_RUN: &CStr = c"av_window_run";
 pub const SYMBOL_SEND: &CStr = c"av_window_send";
 pub const SYMBOL_EXIT: &CStr = c"av_window_exit";
+pub const SYMBOL_DIALOG: &CStr = c"av_window_dialog";
 
 #[cfg(test)]
 mod tests {
@@ -97,7 +110,8 @@ mod tests {
         assert_eq!(offset_of!(AvConfig, on_close_requested), 64);
         assert_eq!(offset_of!(AvConfig, bare_echo_report), 72);
         assert_eq!(offset_of!(AvConfig, csp), 80);
-        assert_eq!((size_of::<AvConfig>(), align_of::<AvConfig>()), (88, 8));
+        assert_eq!(offset_of!(AvConfig, on_dialog_result), 88);
+        assert_eq!((size_of::<AvConfig>(), align_of::<AvConfig>()), (96, 8));
         assert_eq!(size_of::<WindowHandle>(), 0);
     }
 }

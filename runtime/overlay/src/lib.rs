@@ -20,6 +20,7 @@ pub mod license;
 mod manifest;
 pub mod modules;
 mod payload;
+pub mod plugins;
 mod reader;
 mod writer;
 

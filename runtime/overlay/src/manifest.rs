@@ -12,6 +12,10 @@ pub struct Manifest {
     /// Environment variables set for Python, from the config's `[env]`.
     pub env: BTreeMap<String, String>,
     pub license: Option<LicenseInfo>,
+    /// `[plugins]`: the native plugin commands the app may call. Left out when nothing is granted,
+    /// so manifests without it read as before.
+    #[serde(default, skip_serializing_if = "crate::plugins::Plugins::is_empty")]
+    pub plugins: crate::plugins::Plugins,
     /// The bundled interpreter, absent for strategies that carry none.
     pub runtime: Option<RuntimeInfo>,
     /// Path of the window library in the overlay (absent: the app runs headless only).

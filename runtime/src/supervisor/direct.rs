@@ -60,16 +60,16 @@ fn serve_direct(
 ) -> Result<Ended> {
     let journal = Journal::create(unread)?;
     let (mut control, theirs) = UnixStream::pair().context("creating the backend's control socket")?;
-    let mut cmd = command(
+    let (mut cmd, plugins) = command(
         settings,
         Stdio::from(input.try_clone()?),
         Stdio::from(output.try_clone()?),
         &[journal.fd(), theirs.as_raw_fd()],
-    );
+    )?;
     cmd.env(journal::FD_ENV, journal.fd().to_string()).env(journal::CONTROL_ENV, theirs.as_raw_fd().to_string());
     let mut child =
         cmd.spawn().with_context(|| format!("starting the Python backend {}", settings.program.display()))?;
-    drop(theirs);
+    drop((theirs, plugins));
     tracing::debug!("Python backend started: {} (pid {})", settings.program.display(), child.id());
     let tail: Arc<Mutex<VecDeque<String>>> = Arc::default();
     read_stderr(child.stderr.take().expect("piped"), tail.clone())?;

@@ -43,6 +43,8 @@ pub struct Settings {
     pub cwd: Option<PathBuf>,
     pub max_restarts: u32,
     pub heartbeat_timeout: Duration,
+    /// The app's plugins: each child gets a socket to them.
+    pub plugins: Option<std::sync::Arc<crate::plugins::Host>>,
 }
 
 impl Settings {
@@ -273,21 +275,36 @@ fn status(sink: &Sink, status: &str, code: Option<i32>, message: &str) {
 }
 
 fn spawn(settings: &Settings) -> Result<Child> {
-    command(settings, Stdio::piped(), Stdio::piped(), &[])
-        .spawn()
-        .with_context(|| format!("starting the Python backend {}", settings.program.display()))
+    let (mut cmd, _plugins) = command(settings, Stdio::piped(), Stdio::piped(), &[])?;
+    cmd.spawn().with_context(|| format!("starting the Python backend {}", settings.program.display()))
 }
 
-/// The child's command, with `inherit` (descriptors of this process) left open in it.
-fn command(settings: &Settings, stdin: Stdio, stdout: Stdio, inherit: &[RawFd]) -> Command {
+/// The child's command, with `inherit` (descriptors of this process) left open in it, and the
+/// child's end of its socket to the app's plugins, to be dropped once the child is started.
+fn command(
+    settings: &Settings,
+    stdin: Stdio,
+    stdout: Stdio,
+    inherit: &[RawFd],
+) -> Result<(Command, Option<std::os::fd::OwnedFd>)> {
     let mut cmd = Command::new(&settings.program);
     cmd.args(&settings.args).stdin(stdin).stdout(stdout).stderr(Stdio::piped());
     cmd.envs(settings.env.iter().map(|(k, v)| (k, v)));
+    let mut inherit = inherit.to_vec();
+    let plugins = match &settings.plugins {
+        Some(host) => {
+            use std::os::fd::AsRawFd;
+            let fd = host.connect_python().context("connecting the Python backend to the plugins")?;
+            cmd.env(crate::plugins::FD_ENV, fd.as_raw_fd().to_string());
+            inherit.push(fd.as_raw_fd());
+            Some(fd)
+        }
+        None => None,
+    };
     if let Some(dir) = &settings.cwd {
         cmd.current_dir(dir);
     }
     use std::os::unix::process::CommandExt;
-    let inherit = inherit.to_vec();
     // SAFETY: prctl and fcntl are async-signal-safe. PR_SET_PDEATHSIG asks the kernel to kill the
     // child when this process dies, so no child outlives the app even if the app is killed.
     unsafe {
@@ -304,7 +321,7 @@ fn command(settings: &Settings, stdin: Stdio, stdout: Stdio, inherit: &[RawFd]) 
             Ok(())
         });
     }
-    cmd
+    Ok((cmd, plugins))
 }
 
 /// Stops a child: close its stdin and let it finish, then SIGTERM, then SIGKILL.

@@ -6,6 +6,8 @@
 //! crate knows nothing of Python: requests leave through `on_request`, and responses and events
 //! come back through `av_window_send`.
 
+#[cfg(target_os = "linux")]
+mod dialog;
 pub mod policy;
 pub mod protocol;
 mod shell;
@@ -18,6 +20,7 @@ const _: abi::AbiVersionFn = av_window_abi_version;
 const _: abi::RunFn = av_window_run;
 const _: abi::SendFn = av_window_send;
 const _: abi::ExitFn = av_window_exit;
+const _: abi::DialogFn = av_window_dialog;
 
 /// The ABI version this library implements; the runtime checks it before anything else.
 #[unsafe(no_mangle)]
@@ -58,6 +61,7 @@ pub unsafe extern "C" fn av_window_run(config: *const AvConfig) -> i32 {
                 on_request: config.on_request,
                 on_started: config.on_started,
                 on_close_requested: config.on_close_requested,
+                on_dialog_result: config.on_dialog_result,
             },
         )
     } else {
@@ -89,4 +93,16 @@ pub unsafe extern "C" fn av_window_send(handle: *const WindowHandle, data: *cons
 pub unsafe extern "C" fn av_window_exit(handle: *const WindowHandle, code: i32) {
     // SAFETY: the caller guarantees the handle, which is a `shell::Handle` as in `av_window_send`.
     unsafe { shell::Handle::from_abi(handle) }.exit(code);
+}
+
+/// Shows a native dialog (the `dialog` plugin) without blocking; the answer comes back through
+/// `on_dialog_result`. Thread-safe.
+///
+/// # Safety
+/// `handle` must come from `on_started`; `data` must point to `len` bytes of UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn av_window_dialog(handle: *const WindowHandle, data: *const u8, len: usize) {
+    // SAFETY: as in `av_window_send`.
+    let (handle, bytes) = unsafe { (shell::Handle::from_abi(handle), std::slice::from_raw_parts(data, len)) };
+    handle.dialog(&String::from_utf8_lossy(bytes));
 }

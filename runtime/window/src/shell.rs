@@ -35,6 +35,8 @@ pub enum UserEvent {
     Exit(i32),
     /// The window was closed and Python did not finish in time.
     ShutdownTimeout,
+    /// Show this dialog request (the `dialog` plugin).
+    Dialog(String),
 }
 
 /// Responses and events from Python, waiting for the event loop. The first line into an empty
@@ -90,6 +92,11 @@ impl Handle {
     pub fn exit(&self, code: i32) {
         let _ = self.outbox.proxy.lock().unwrap_or_else(|e| e.into_inner()).send_event(UserEvent::Exit(code));
     }
+
+    pub fn dialog(&self, request: &str) {
+        let event = UserEvent::Dialog(request.to_string());
+        let _ = self.outbox.proxy.lock().unwrap_or_else(|e| e.into_inner()).send_event(event);
+    }
 }
 
 pub struct Settings {
@@ -110,6 +117,7 @@ pub struct Callbacks {
     pub on_request: OnRequest,
     pub on_started: OnStarted,
     pub on_close_requested: OnCloseRequested,
+    pub on_dialog_result: OnRequest,
 }
 
 impl Callbacks {
@@ -127,6 +135,11 @@ impl Callbacks {
     fn close_requested(&self) {
         // SAFETY: as in `request`.
         unsafe { (self.on_close_requested)(self.ctx) }
+    }
+
+    fn dialog_result(&self, body: &str) {
+        // SAFETY: as in `request`.
+        unsafe { (self.on_dialog_result)(self.ctx, body.as_ptr(), body.len()) }
     }
 }
 
@@ -188,6 +201,21 @@ pub fn run(settings: Settings, cb: Callbacks) -> Result<()> {
             }
             Event::UserEvent(UserEvent::Exit(code)) => {
                 *control_flow = ControlFlow::ExitWithCode(code);
+            }
+            Event::UserEvent(UserEvent::Dialog(request)) => {
+                #[cfg(target_os = "linux")]
+                {
+                    use gtk::prelude::Cast;
+                    use tao::platform::unix::WindowExtUnix;
+                    let parent = window.gtk_window().upcast_ref::<gtk::Window>().clone();
+                    crate::dialog::show(&parent, &request, move |answer| cb.dialog_result(&answer));
+                }
+                #[cfg(not(target_os = "linux"))]
+                {
+                    let token = serde_json::from_str::<serde_json::Value>(&request).unwrap_or_default()["token"].clone();
+                    let answer = serde_json::json!({"token": token, "error": "dialogs are shown on Linux only"});
+                    cb.dialog_result(&answer.to_string());
+                }
             }
             Event::UserEvent(UserEvent::ShutdownTimeout) => {
                 eprintln!("auroraview: Python did not finish within {SHUTDOWN_GRACE:?} of the window closing");

@@ -24,6 +24,7 @@ pub fn manifest(name: &str) -> Manifest {
         },
         env: Default::default(),
         license: None,
+        plugins: Default::default(),
         runtime: None,
         gui: None,
         content_hash: String::new(),
