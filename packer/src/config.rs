@@ -605,7 +605,7 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         ),
     };
 
-    let plugins = resolve_plugins(&src, raw.plugins)?;
+    let plugins = resolve_plugins(src, raw.plugins)?;
 
     Ok(Config {
         file: src.file.to_path_buf(),

@@ -26,8 +26,35 @@ from .webview import WebView
 if TYPE_CHECKING:
     from typing import Any, Dict, Optional
 
-__all__ = ["Router", "WebView", "__version__", "license"]
+    from . import plugins as plugins
+
+__all__ = ["Router", "WebView", "__version__", "license", "plugins"]
 __version__ = "0.1.0"
+
+
+def _keep_plugin_socket_private() -> None:
+    """The runtime hands a child backend its plugin socket as an inheritable descriptor; the
+    app's own subprocesses must not get it."""
+    import os
+
+    fd = os.environ.get("AURORAVIEW_PLUGINS_FD", "")
+    if fd.isdigit():
+        try:
+            os.set_inheritable(int(fd), False)
+        except OSError:
+            pass
+
+
+_keep_plugin_socket_private()
+
+
+def __getattr__(name: str) -> Any:
+    # `auroraview.plugins` without importing it at start-up.
+    if name == "plugins":
+        import importlib
+
+        return importlib.import_module(".plugins", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def license() -> Optional[Dict[str, Any]]:

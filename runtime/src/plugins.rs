@@ -5,8 +5,8 @@
 
 use crate::app::layout::Layout;
 use anyhow::{Context, Result};
-pub use auroraview_plugins::{FD_ENV, Host};
 use auroraview_overlay::plugins::{Plugins, Vars};
+pub use auroraview_plugins::{FD_ENV, Host};
 use std::os::fd::{IntoRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

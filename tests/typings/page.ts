@@ -100,6 +100,36 @@ window.addEventListener("auroraviewready", async (ev) => {
   auroraview.off("progress");
   stopProgress();
 
+  const plugins = auroraview.plugins;
+  await plugins.shell.open("https://example.com");
+  const git: string | null = await plugins.shell.which("git");
+  const run = await plugins.shell.execute("git", ["--version"], { timeout_ms: 5000 });
+  const out: string = run.stdout;
+  const exitCode: number | null = run.code;
+  // @ts-expect-error: args are strings
+  await plugins.shell.execute("git", [1]);
+  const { pid } = await plugins.process.spawn("ffmpeg", ["-version"], { cwd: "/tmp" });
+  await plugins.process.write(pid, "q\n", { close: true });
+  auroraview.on("process.stdout", (e) => {
+    const line: string = e.line;
+    const from: number = e.pid;
+    // @ts-expect-error: output events carry a line, not data
+    e.data;
+  });
+  auroraview.on("process.exit", (e) => console.log(e.code, e.signal));
+  const one: string | null = await plugins.dialog.openFile({ filters: [{ name: "Images", extensions: ["png"] }] });
+  const many: string[] | null = await plugins.dialog.open_file({ multiple: true });
+  // @ts-expect-error: a single choice is not a list
+  const notMany: string[] | null = await plugins.dialog.openFile();
+  const sure: boolean = await plugins.dialog.confirm("Delete?", { title: "Confirm" });
+  const copied: string | null = await plugins.clipboard.readText();
+  await plugins.clipboard.write_text("hi");
+  try {
+    await plugins.clipboard.clear();
+  } catch (e) {
+    if (isAuroraViewError(e) && e.type === "PermissionDenied") console.warn(e.message);
+  }
+
   auroraview.emit("clicked", { count: 1 });
   auroraview.emit("closed");
   // @ts-expect-error: an event name is a string

@@ -43,6 +43,18 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(floor) = m.runtime.as_ref().and_then(|r| r.glibc_floor.as_deref()) {
         writeln!(o, "glibc:      {floor} or newer")?;
     }
+    if m.plugins.grants.is_empty() {
+        writeln!(o, "plugins:    none granted")?;
+    } else {
+        for (key, grant) in &m.plugins.grants {
+            let grant = match grant {
+                auroraview_overlay::plugins::Grant::All(b) => b.to_string(),
+                auroraview_overlay::plugins::Grant::Scopes(s) => s.join(", "),
+            };
+            writeln!(o, "plugins:    {key} = {grant}")?;
+        }
+        writeln!(o, "            Python's calls: {:?}", m.plugins.python)?;
+    }
     writeln!(o, "hash:       {}", m.content_hash)?;
     writeln!(o, "entries:    {} ({} unpacked)", m.entry_count, human_size(m.unpacked_size))?;
     writeln!(o, "stub:       {}", human_size(overlay.header_offset()))?;

@@ -123,7 +123,9 @@ impl Plugins {
             let scope = match key.split_once('.') {
                 None => {
                     if !COMMANDS.iter().any(|(c, _)| c.split_once('.').map(|(p, _)| p) == Some(key.as_str())) {
-                        return Err(format!("[plugins] {key}: unknown plugin; known: shell, process, dialog, clipboard"));
+                        return Err(format!(
+                            "[plugins] {key}: unknown plugin; known: shell, process, dialog, clipboard"
+                        ));
                     }
                     if !matches!(grant, Grant::All(_)) {
                         return Err(format!(
@@ -137,7 +139,10 @@ impl Plugins {
                     let known: Vec<&str> =
                         COMMANDS.iter().filter_map(|(c, _)| c.strip_prefix(plugin)?.strip_prefix('.')).collect();
                     if known.is_empty() {
-                        format!("{}: unknown plugin {plugin:?}; known: shell, process, dialog, clipboard", config_key(key))
+                        format!(
+                            "{}: unknown plugin {plugin:?}; known: shell, process, dialog, clipboard",
+                            config_key(key)
+                        )
                     } else {
                         format!("{}: unknown command; {plugin} has {}", config_key(key), known.join(", "))
                     }

@@ -269,7 +269,8 @@ mod tests {
     use std::sync::mpsc;
 
     fn host(grants: &[(&str, Grant)]) -> Arc<Host> {
-        let grants = Plugins { grants: grants.iter().map(|(k, g)| (k.to_string(), g.clone())).collect(), ..Default::default() };
+        let grants =
+            Plugins { grants: grants.iter().map(|(k, g)| (k.to_string(), g.clone())).collect(), ..Default::default() };
         Host::new(grants, Vars::default())
     }
 
@@ -294,7 +295,10 @@ mod tests {
         let r = ask(&h, r#"{"id":"a","method":"shell.which","params":{"name":"sh"}}"#);
         assert_eq!(r["id"], "a");
         assert!(r["result"].as_str().unwrap().ends_with("/sh"), "{r}");
-        let r = ask(&h, r#"{"id":2,"method":"shell.execute","params":{"program":"sh","args":["-c","echo hi; echo err >&2; exit 3"]}}"#);
+        let r = ask(
+            &h,
+            r#"{"id":2,"method":"shell.execute","params":{"program":"sh","args":["-c","echo hi; echo err >&2; exit 3"]}}"#,
+        );
         assert_eq!(r["result"], json!({"code": 3, "signal": null, "stdout": "hi\n", "stderr": "err\n"}));
         let r = ask(&h, r#"{"id":3,"method":"shell.execute","params":{"prog":"sh"}}"#);
         assert_eq!(r["type"], "InvalidParams");

@@ -78,7 +78,9 @@ fn spawner() -> &'static Mutex<Sender<SpawnJob>> {
 
 pub fn spawn(host: &Arc<Host>, caller: Caller, p: Run) -> Outcome {
     if p.stdin.is_some() || p.timeout_ms.is_some() {
-        return Err(Failure::params("process.spawn: stdin and timeout_ms belong to shell.execute; use process.write".into()));
+        return Err(Failure::params(
+            "process.spawn: stdin and timeout_ms belong to shell.execute; use process.write".into(),
+        ));
     }
     let mut cmd = command(host, caller, "process.spawn", &p)?;
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -151,8 +153,12 @@ pub fn write(host: &Host, caller: Caller, p: Input) -> Outcome {
     host.allow(caller, "process.write", "")?;
     let mut running = lock(&host.processes.running);
     let r = running.get_mut(&p.pid).filter(|r| !r.exited).ok_or_else(|| not_ours(p.pid))?;
-    let stdin = r.stdin.as_mut().ok_or_else(|| Failure::plugin(format!("process.write: the stdin of {} is closed", p.pid)))?;
-    stdin.write_all(p.data.as_bytes()).and_then(|_| stdin.flush()).map_err(|e| Failure::plugin(format!("process.write: {e}")))?;
+    let stdin =
+        r.stdin.as_mut().ok_or_else(|| Failure::plugin(format!("process.write: the stdin of {} is closed", p.pid)))?;
+    stdin
+        .write_all(p.data.as_bytes())
+        .and_then(|_| stdin.flush())
+        .map_err(|e| Failure::plugin(format!("process.write: {e}")))?;
     if p.close {
         r.stdin = None;
     }

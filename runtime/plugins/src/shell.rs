@@ -93,7 +93,8 @@ pub fn execute(host: &Host, caller: Caller, p: Run) -> Outcome {
     let mut cmd = command(host, caller, "shell.execute", &p)?;
     cmd.stdin(if p.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| Failure::plugin(format!("shell.execute: cannot run {}: {e}", p.program)))?;
+    let mut child =
+        cmd.spawn().map_err(|e| Failure::plugin(format!("shell.execute: cannot run {}: {e}", p.program)))?;
     if let (Some(text), Some(mut stdin)) = (p.stdin, child.stdin.take()) {
         std::thread::spawn(move || {
             let _ = stdin.write_all(text.as_bytes());
@@ -125,7 +126,11 @@ pub fn execute(host: &Host, caller: Caller, p: Run) -> Outcome {
         // SAFETY: kill(2) on the child's pid, which is not reaped until the waiting thread's wait()
         // returns, so it cannot name another process.
         unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        return Err(Failure::plugin(format!("shell.execute: {} did not finish within {} ms", p.program, p.timeout_ms.unwrap_or(0))));
+        return Err(Failure::plugin(format!(
+            "shell.execute: {} did not finish within {} ms",
+            p.program,
+            p.timeout_ms.unwrap_or(0)
+        )));
     };
     let status = status.map_err(|e| Failure::plugin(format!("shell.execute: {e}")))?;
     use std::os::unix::process::ExitStatusExt;
@@ -158,7 +163,10 @@ pub fn command(host: &Host, caller: Caller, what: &str, p: &Run) -> Result<Comma
     let program = if p.program.contains('/') {
         let path = Path::new(&p.program);
         if !path.is_absolute() {
-            return Err(Failure::params(format!("{what}: {:?} is relative; give a name on PATH or an absolute path", p.program)));
+            return Err(Failure::params(format!(
+                "{what}: {:?} is relative; give a name on PATH or an absolute path",
+                p.program
+            )));
         }
         host.allow(caller, what, &p.program)?;
         // What was checked is what runs: the path with its links resolved.

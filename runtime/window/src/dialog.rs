@@ -11,11 +11,13 @@ pub fn show(parent: &gtk::Window, request: &str, done: impl FnOnce(String) + 'st
     let token = req["token"].clone();
     let text = |key: &str| req[key].as_str().unwrap_or_default().to_string();
     let answer = move |result: Result<Value, String>| {
-        done(match result {
-            Ok(v) => json!({"token": token, "result": v}),
-            Err(e) => json!({"token": token, "error": e}),
-        }
-        .to_string())
+        done(
+            match result {
+                Ok(v) => json!({"token": token, "result": v}),
+                Err(e) => json!({"token": token, "error": e}),
+            }
+            .to_string(),
+        )
     };
     match req["kind"].as_str().unwrap_or_default() {
         kind @ ("open_file" | "open_folder" | "save_file") => {

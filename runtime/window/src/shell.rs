@@ -212,7 +212,8 @@ pub fn run(settings: Settings, cb: Callbacks) -> Result<()> {
                 }
                 #[cfg(not(target_os = "linux"))]
                 {
-                    let token = serde_json::from_str::<serde_json::Value>(&request).unwrap_or_default()["token"].clone();
+                    let token =
+                        serde_json::from_str::<serde_json::Value>(&request).unwrap_or_default()["token"].clone();
                     let answer = serde_json::json!({"token": token, "error": "dialogs are shown on Linux only"});
                     cb.dialog_result(&answer.to_string());
                 }
