@@ -910,6 +910,8 @@ mod reference_tests {
         "license.public_key",
         "license.expires_at",
         "license.grace_period_days",
+        "plugins",
+        "plugins.python",
     ];
 
     #[test]
@@ -956,6 +958,7 @@ mod reference_tests {
                 "hooks.collect" => "[{ from = \"a.txt\", to = \"r\" }]".into(),
                 "license.expires_at" => "\"2099-12-31\"".into(),
                 "license.grace_period_days" => "7".into(),
+                "plugins.python" => "\"trusted\"".into(),
                 _ => "\"v\"".into(),
             };
             tables.entry(table).or_default().push(format!("{name} = {value}"));

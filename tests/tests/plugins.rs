@@ -75,7 +75,7 @@ fn every_command_is_denied_without_a_grant_from_python_headless() {
 
 #[test]
 fn python_runs_granted_commands_and_gets_process_events_headless() {
-    for extra in ["", "isolation = \"process\""] {
+    for extra in ["", "isolation = \"process\"", "strategy = \"system\""] {
         python_runs_granted_commands(extra);
     }
 }
@@ -133,6 +133,30 @@ fn processes_die_with_the_app_when_it_is_killed() {
 }
 
 #[test]
+fn external_bin_programs_are_granted_by_extract_dir_glob() {
+    let p = Project::copy_of("plugins", "external_bin = [\"tools/hello.sh\"]");
+    p.write("tools/hello.sh", "#!/bin/sh\necho hello from $0\n");
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(p.path().join("tools/hello.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = fs_err::read_to_string(p.config_path()).unwrap();
+    p.config(&format!("{config}\n[plugins.shell]\nexecute = [\"$EXTRACT_DIR/bin/*\"]\n"));
+    let exe = p.pack();
+    let cache = tempfile::tempdir().unwrap();
+    let mut app = Headless::start(&exe, cache.path());
+    let root = app.call("api.env", json!(["AURORAVIEW_APP_DIR"]))["result"].as_str().unwrap().to_string();
+    let tool = format!("{root}/python/bin/hello.sh");
+    let r = app.call("api.plugin", json!(["shell.execute", {"program": tool}]));
+    assert_eq!(r["result"]["result"]["stdout"].as_str().map(|s| s.starts_with("hello from")), Some(true), "{r}");
+    // Outside the glob: the same directory's parent, and a path climbing back out of it.
+    for other in [format!("{root}/python/main.py"), format!("{root}/python/bin/../main.py"), "/bin/sh".to_string()] {
+        let r = app.call("api.plugin", json!(["shell.execute", {"program": other}]));
+        assert_eq!(r["result"]["type"], "PermissionDenied", "{other}: {r}");
+    }
+    let (code, stderr) = app.finish();
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
 fn bad_grants_are_refused_at_pack_time_naming_the_key() {
     for (plugins, key, says) in [
         ("[plugins.shell]\nopn = true\n", "plugins.shell.opn", "unknown command"),
@@ -174,14 +198,14 @@ app=$!
 if [ -n "$DRIVE_DIALOG" ]; then
   win=$(xdotool search --sync --name "Pick a file" | head -n1)
   xclip -o -selection clipboard > "$work/clipboard.txt" 2>> "$work/xclip.log"
-  sleep 1
+  sleep 2
   xdotool windowfocus --sync "$win"
   xdotool type --delay 20 "$choose"
   sleep 0.5
   xdotool key Return
 fi
 i=0
-while [ ! -s "$PLUGINS_REPORT" ] && [ $i -lt 600 ] && kill -0 $app 2>/dev/null; do sleep 0.1; i=$((i+1)); done
+while [ ! -s "$PLUGINS_REPORT" ] && [ $i -lt 1800 ] && kill -0 $app 2>/dev/null; do sleep 0.1; i=$((i+1)); done
 sleep 0.5
 kill -9 $app
 wait $app
@@ -215,7 +239,7 @@ fn gui_session(exe: &Path, scenario: &str, work: &Path) -> (Value, String) {
     }
     xdg_env(&mut cmd, work);
     let mut child = cmd.spawn().unwrap();
-    wait_timeout(&mut child, Duration::from_secs(240));
+    wait_timeout(&mut child, Duration::from_secs(300));
     let log = fs_err::read_to_string(work.join("app.log")).unwrap_or_default();
     let findings: Value = serde_json::from_slice(
         &fs_err::read(&report).unwrap_or_else(|_| panic!("the page reported nothing; app log:\n{log}")),

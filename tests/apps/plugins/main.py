@@ -45,6 +45,7 @@ def run():
         return out
 
     view.bind_call("api.events", lambda: list(events))
+    view.bind_call("api.env", lambda name: os.environ.get(name))
     view.bind_call("api.scenario", lambda: os.environ.get("PLUGINS_SCENARIO", ""))
 
     @view.bind_call("api.report")
