@@ -269,6 +269,7 @@ fn every_command_is_denied_without_a_grant_from_the_page() {
 }
 
 #[test]
+#[ignore = "the xdotool-driven dialog misses its window when other GUI tests run beside it; run with --ignored"]
 fn the_page_opens_urls_streams_processes_picks_a_file_and_copies() {
     let (_p, exe) = pack("", GRANTS);
     let work = tempfile::tempdir().unwrap();
