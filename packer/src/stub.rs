@@ -27,7 +27,8 @@ pub struct Stub {
 
 impl Stub {
     /// The runtime without an embedded Python, for the `system` strategy: built with
-    /// `cargo build --release -p auroraview-runtime --no-default-features --target-dir target/lite`,
+    /// `ci/build-lite` (`cargo build --release -p auroraview-runtime --no-default-features
+    /// --target-dir target/lite`, optimised for size),
     /// or placed beside the stub as `auroraview-runtime-lite`.
     pub fn lite(&self) -> Option<Stub> {
         let dir = self.path.parent()?;
