@@ -189,20 +189,34 @@ fn inspect_lists_the_granted_permissions() {
 }
 
 /// Runs the app under Xvfb (`$3...`): waits for the dialog the page opens, reads the clipboard
-/// with xclip meanwhile, types a path into the dialog, waits for the page's report, then kills
-/// the app. `$1`: work dir, `$2`: the path to choose.
+/// with xclip meanwhile, then types a path into the dialog's location bar and presses Return,
+/// again after a pause for as long as the dialog stays up (a loaded machine may drop keys sent
+/// before the dialog is ready), waits for the page's report, then kills the app. `$1`: work dir,
+/// `$2`: the path to choose.
 const SCRIPT: &str = r#"
 work="$1"; choose="$2"; shift 2
 "$@" > "$work/app.log" 2>&1 &
 app=$!
+dialog() { xdotool search --onlyvisible --name "Pick a file" 2>/dev/null | head -n1; }
 if [ -n "$DRIVE_DIALOG" ]; then
-  win=$(xdotool search --sync --name "Pick a file" | head -n1)
+  i=0; win=$(dialog)
+  while [ -z "$win" ] && [ $i -lt 1200 ] && kill -0 $app 2>/dev/null; do sleep 0.1; i=$((i+1)); win=$(dialog); done
+  echo "dialog window: ${win:-none} after $i polls" >> "$work/xdotool.log"
   xclip -o -selection clipboard > "$work/clipboard.txt" 2>> "$work/xclip.log"
-  sleep 2
-  xdotool windowfocus --sync "$win"
-  xdotool type --delay 20 "$choose"
-  sleep 0.5
-  xdotool key Return
+  tries=0
+  while [ -n "$win" ] && [ $tries -lt 8 ] && [ -n "$(dialog)" ]; do
+    sleep $((tries + 1))
+    tries=$((tries+1))
+    echo "typing, try $tries" >> "$work/xdotool.log"
+    xdotool windowfocus --sync "$win" 2>> "$work/xdotool.log"
+    xdotool key --clearmodifiers ctrl+l 2>> "$work/xdotool.log"
+    sleep 0.3
+    xdotool key --clearmodifiers ctrl+a 2>> "$work/xdotool.log"
+    xdotool type --delay 30 "$choose" 2>> "$work/xdotool.log"
+    sleep 0.5
+    xdotool key Return 2>> "$work/xdotool.log"
+    j=0; while [ -n "$(dialog)" ] && [ $j -lt 30 ]; do sleep 0.1; j=$((j+1)); done
+  done
 fi
 i=0
 while [ ! -s "$PLUGINS_REPORT" ] && [ $i -lt 1800 ] && kill -0 $app 2>/dev/null; do sleep 0.1; i=$((i+1)); done
@@ -240,7 +254,8 @@ fn gui_session(exe: &Path, scenario: &str, work: &Path) -> (Value, String) {
     xdg_env(&mut cmd, work);
     let mut child = cmd.spawn().unwrap();
     wait_timeout(&mut child, Duration::from_secs(300));
-    let log = fs_err::read_to_string(work.join("app.log")).unwrap_or_default();
+    let mut log = fs_err::read_to_string(work.join("app.log")).unwrap_or_default();
+    log += &fs_err::read_to_string(work.join("xdotool.log")).unwrap_or_default();
     let findings: Value = serde_json::from_slice(
         &fs_err::read(&report).unwrap_or_else(|_| panic!("the page reported nothing; app log:\n{log}")),
     )
@@ -269,7 +284,6 @@ fn every_command_is_denied_without_a_grant_from_the_page() {
 }
 
 #[test]
-#[ignore = "the xdotool-driven dialog misses its window when other GUI tests run beside it; run with --ignored"]
 fn the_page_opens_urls_streams_processes_picks_a_file_and_copies() {
     let (_p, exe) = pack("", GRANTS);
     let work = tempfile::tempdir().unwrap();
