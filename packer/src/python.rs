@@ -97,6 +97,24 @@ impl Interpreter {
     }
 }
 
+impl Interpreter {
+    /// Moves the compiled stdlib at `stdlib` into the zip `target`, leaving only `lib-dynload/`
+    /// there (`py/zip_stdlib.py`).
+    pub fn zip_stdlib(&self, stdlib: &Path, target: &Path, cache_tag: &str) -> Result<()> {
+        let out = Command::new(&self.executable)
+            .args(["-I", "-c", include_str!("py/zip_stdlib.py")])
+            .arg(stdlib)
+            .arg(target)
+            .arg(cache_tag)
+            .output()
+            .with_context(|| format!("running {}", self.executable.display()))?;
+        if !out.status.success() {
+            bail!("zipping the standard library into {} failed:\n{}", target.display(), String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    }
+}
+
 /// Finds an interpreter of `version` (`3.11`). `runtime`, when set, is an install prefix or an
 /// extracted python-build-standalone tree. Every place tried is named in the error.
 pub fn find(version: &str, runtime: Option<&Path>) -> Result<Interpreter> {

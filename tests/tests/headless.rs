@@ -64,6 +64,11 @@ fn runs_with_every_python_of_the_machine_hidden() {
     for m in ["json", "sqlite3", "ssl", "ctypes", "decimal", "zlib"] {
         assert!(imports["result"][m].is_string(), "{m} did not import");
     }
+    // Pure-Python stdlib modules come from the runtime's zip, extension modules from files.
+    let json_file = imports["result"]["json"].as_str().unwrap();
+    assert!(json_file.ends_with("/runtime/lib/python311.zip/json/__init__.pyc"), "{json_file}");
+    let ssl_file = imports["result"]["ssl"].as_str().unwrap();
+    assert!(ssl_file.ends_with("/runtime/lib/python311.zip/ssl.pyc"), "{ssl_file}");
     let markup = app.call("api.markup", json!(["<b>"]));
     assert_eq!(markup["result"]["escaped"], "&lt;b&gt;", "{markup}");
     assert!(markup["result"]["speedups"].as_str().unwrap().ends_with("cpython-311-x86_64-linux-gnu.so"));
@@ -81,6 +86,7 @@ fn errors_unknown_methods_and_malformed_lines_get_answers() {
     assert_eq!(boom["type"], "ValueError");
     let tb = boom["traceback"].as_str().unwrap();
     assert!(tb.contains(", in boom"), "the handler's frame: {tb}");
+    assert!(tb.contains("raise ValueError(\"boom happened\")"), "the app's own source line: {tb}");
     let unknown = app.call("api.nope", Value::Null);
     assert_eq!(unknown["ok"], false);
     assert_eq!(unknown["type"], "MethodNotFound");

@@ -34,7 +34,7 @@ fn portable_runs_in_place_from_an_awkward_path_with_python_hidden() {
     let p = Project::copy_of("probe", "strategy = \"portable\"");
     let exe = p.pack();
     let dir = exe.parent().unwrap();
-    assert!(dir.join("runtime/lib/python3.11/os.py").is_file(), "the runtime sits beside the executable");
+    assert!(dir.join("runtime/lib/python311.zip").is_file(), "the runtime sits beside the executable");
     assert!(dir.join("python/main.py").is_file() && dir.join("frontend/index.html").is_file());
 
     let elsewhere = tempfile::tempdir().unwrap();

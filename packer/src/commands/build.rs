@@ -109,6 +109,7 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
             python_version: interp.version.clone(),
             root: frames::RUNTIME_ROOT.into(),
             stdlib: frames::stdlib_rel(&interp.minor),
+            stdlib_zip: (!in_memory).then(|| frames::stdlib_zip_rel(&interp.minor)),
             target: interp.platform.clone(),
             glibc_floor,
         });

@@ -140,6 +140,10 @@ pub struct RuntimeInfo {
     pub root: String,
     /// Path of the standard library relative to `root`, e.g. `lib/python3.11`.
     pub stdlib: String,
+    /// The zip holding the stdlib's bytecode, relative to `root` (`lib/python311.zip`); `stdlib`
+    /// then holds only `lib-dynload/`. Absent when the stdlib is a tree of files or a table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdlib_zip: Option<String>,
     pub target: String,
     /// The oldest glibc the runtime tree and the executable run on, e.g. `2.35`: the highest
     /// `GLIBC_x.y` symbol version any of their ELF files needs. Checked at start; absent in

@@ -14,6 +14,8 @@ pub struct Layout {
     /// Python's home, when the app carries a runtime.
     pub home: Option<PathBuf>,
     pub stdlib: Option<PathBuf>,
+    /// The zip of the stdlib's bytecode, searched before `stdlib`.
+    pub stdlib_zip: Option<PathBuf>,
 }
 
 impl Layout {
@@ -21,6 +23,7 @@ impl Layout {
         let python = root.join("python");
         let home = manifest.runtime.as_ref().map(|r| root.join(&r.root));
         let stdlib = manifest.runtime.as_ref().map(|r| root.join(&r.root).join(&r.stdlib));
+        let stdlib_zip = manifest.runtime.as_ref().and_then(|r| Some(root.join(&r.root).join(r.stdlib_zip.as_ref()?)));
         Layout {
             root: root.to_path_buf(),
             site_packages: python.join("site-packages"),
@@ -28,12 +31,14 @@ impl Layout {
             resources: root.join("resources"),
             home,
             stdlib,
+            stdlib_zip,
         }
     }
 
     /// Uses the stdlib of the install prefix `home` (the `embedded` strategy).
     pub fn use_home(&mut self, home: &Path, version: &str) {
         self.stdlib = Some(home.join("lib").join(format!("python{version}")));
+        self.stdlib_zip = None;
         self.home = Some(home.to_path_buf());
     }
 
@@ -58,15 +63,16 @@ impl Layout {
         manifest.python.module_search_paths.iter().map(|p| self.expand(p)).collect()
     }
 
-    /// Full `sys.path`: the app's paths, the stdlib, then site-packages (so a backport in
-    /// site-packages never shadows the stdlib module it backports).
+    /// Full `sys.path`: the app's paths, the stdlib (its zip, when it has one, in place of its
+    /// directory), then site-packages (so a backport in site-packages never shadows the stdlib
+    /// module it backports).
     #[cfg_attr(not(feature = "python"), allow(dead_code))]
     pub fn sys_path(&self, manifest: &Manifest) -> Vec<PathBuf> {
         let (site, app): (Vec<_>, Vec<_>) =
             self.app_paths(manifest).into_iter().partition(|p| p.starts_with(&self.site_packages));
         let mut paths = app;
         if let Some(stdlib) = &self.stdlib {
-            paths.push(stdlib.clone());
+            paths.push(self.stdlib_zip.clone().unwrap_or_else(|| stdlib.clone()));
             paths.push(stdlib.join("lib-dynload"));
         }
         paths.extend(site);
