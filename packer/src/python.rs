@@ -109,7 +109,11 @@ impl Interpreter {
             .output()
             .with_context(|| format!("running {}", self.executable.display()))?;
         if !out.status.success() {
-            bail!("zipping the standard library into {} failed:\n{}", target.display(), String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "zipping the standard library into {} failed:\n{}",
+                target.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(())
     }
