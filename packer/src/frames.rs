@@ -131,6 +131,10 @@ pub fn runtime(
     }
     let mut key = KeyHasher::new(if in_memory { "runtime-in-memory" } else { "runtime-zipped" });
     key.add(interp.executable.as_os_str().as_encoded_bytes()).add(&interp.version).add(keep.join("\n"));
+    if !in_memory {
+        // How the zip is made: a change to it repacks.
+        key.add(crate::python::ZIP_STDLIB);
+    }
     for (rel, path) in &files {
         key.add(rel).add(hashes.hash(path)?);
     }

@@ -51,14 +51,14 @@ impl Interpreter {
 
     /// As [`Self::run_module_in`], also accepting the exit codes in `ok_codes`.
     fn run_module_allowing(&self, args: &[&std::ffi::OsStr], cwd: &Path, what: &str, ok_codes: &[i32]) -> Result<()> {
-        let out = Command::new(&self.executable)
-            .current_dir(cwd)
-            .arg("-m")
-            .args(args)
-            .env_remove("PYTHONPATH")
-            .env_remove("PYTHONHOME")
-            .output()
-            .with_context(|| format!("running {}", self.executable.display()))?;
+        let mut cmd = Command::new(&self.executable);
+        cmd.current_dir(cwd).arg("-m").args(args).env_remove("PYTHONPATH").env_remove("PYTHONHOME");
+        self.run_checked(cmd, what, ok_codes)
+    }
+
+    /// Runs `cmd`, failing with its output unless it exits 0 or with one of `ok_codes`.
+    fn run_checked(&self, mut cmd: Command, what: &str, ok_codes: &[i32]) -> Result<()> {
+        let out = cmd.output().with_context(|| format!("running {}", self.executable.display()))?;
         if !out.status.success() && !out.status.code().is_some_and(|c| ok_codes.contains(&c)) {
             bail!(
                 "{what} failed ({}):\n{}{}",
@@ -68,6 +68,14 @@ impl Interpreter {
             );
         }
         Ok(())
+    }
+
+    /// Moves the compiled stdlib at `stdlib` into the zip `target`, leaving only `lib-dynload/`
+    /// there (`py/zip_stdlib.py`).
+    pub fn zip_stdlib(&self, stdlib: &Path, target: &Path, cache_tag: &str) -> Result<()> {
+        let mut cmd = Command::new(&self.executable);
+        cmd.args(["-I", "-c", ZIP_STDLIB]).arg(stdlib).arg(target).arg(cache_tag);
+        self.run_checked(cmd, &format!("zipping the standard library into {}", target.display()), &[])
     }
 
     /// Precompiles every `.py` below `dir` to unchecked-hash `.pyc`, so start-up never compiles.
@@ -97,27 +105,8 @@ impl Interpreter {
     }
 }
 
-impl Interpreter {
-    /// Moves the compiled stdlib at `stdlib` into the zip `target`, leaving only `lib-dynload/`
-    /// there (`py/zip_stdlib.py`).
-    pub fn zip_stdlib(&self, stdlib: &Path, target: &Path, cache_tag: &str) -> Result<()> {
-        let out = Command::new(&self.executable)
-            .args(["-I", "-c", include_str!("py/zip_stdlib.py")])
-            .arg(stdlib)
-            .arg(target)
-            .arg(cache_tag)
-            .output()
-            .with_context(|| format!("running {}", self.executable.display()))?;
-        if !out.status.success() {
-            bail!(
-                "zipping the standard library into {} failed:\n{}",
-                target.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(())
-    }
-}
+/// The script that zips a compiled stdlib.
+pub const ZIP_STDLIB: &str = include_str!("py/zip_stdlib.py");
 
 /// Finds an interpreter of `version` (`3.11`). `runtime`, when set, is an install prefix or an
 /// extracted python-build-standalone tree. Every place tried is named in the error.

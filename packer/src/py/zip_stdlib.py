@@ -16,34 +16,23 @@ KEEP_AS_FILES = "lib-dynload"
 
 
 def entries(root, tag):
-    """(name in the zip, path on disk) of everything to move."""
+    """{name in the zip: path on disk} of everything to move."""
     suffix = "." + tag + ".pyc"
     out = {}
-    for top in sorted(os.listdir(root)):
-        if top == KEEP_AS_FILES:
-            continue
-        path = os.path.join(root, top)
-        if os.path.isfile(path):
-            found = [(top, path)]
-        else:
-            found = []
-            for dirpath, dirnames, filenames in os.walk(path):
-                dirnames.sort()
-                for name in filenames:
-                    found.append((os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/"),
-                                  os.path.join(dirpath, name)))
-        for rel, full in found:
-            parent, name = rel.rsplit("/", 1) if "/" in rel else ("", rel)
-            if parent.endswith("__pycache__") and name.endswith(suffix):
-                module = name[: -len(suffix)]
-                base = parent[: -len("__pycache__")]
-                out[base + module + ".pyc"] = full
-            elif parent.endswith("__pycache__") or parent == "__pycache__":
-                continue
-            elif name.endswith(".py"):
-                out.setdefault(rel, full)
+    for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath == root:
+            dirnames[:] = [d for d in dirnames if d != KEEP_AS_FILES]
+        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        base = "" if rel_dir == "." else rel_dir + "/"
+        in_cache = os.path.basename(dirpath) == "__pycache__"
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            if in_cache:
+                # `json/__pycache__/decoder.cpython-311.pyc` is `json/decoder.pyc` in the zip.
+                if name.endswith(suffix):
+                    out[base[: -len("__pycache__/")] + name[: -len(suffix)] + ".pyc"] = full
             else:
-                out[rel] = full
+                out[base + name] = full
     # A compiled module leaves its source out.
     for rel in [r for r in out if r.endswith(".py") and r + "c" in out]:
         del out[rel]
@@ -69,9 +58,13 @@ def main():
                 with open(files[name], "rb") as f:
                     z.writestr(info, f.read())
     for top in os.listdir(root):
-        if top != KEEP_AS_FILES:
-            path = os.path.join(root, top)
-            shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
+        path = os.path.join(root, top)
+        if top == KEEP_AS_FILES:
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
 
 
 main()
