@@ -32,12 +32,16 @@ __all__ = ["Router", "WebView", "__version__", "license", "plugins"]
 __version__ = "0.1.0"
 
 
+# The variable that names the runtime's plugin socket (auroraview.plugins connects to it).
+_PLUGINS_FD_ENV = "AURORAVIEW_PLUGINS_FD"
+
+
 def _keep_plugin_socket_private() -> None:
     """The runtime hands a child backend its plugin socket as an inheritable descriptor; the
     app's own subprocesses must not get it."""
     import os
 
-    fd = os.environ.get("AURORAVIEW_PLUGINS_FD", "")
+    fd = os.environ.get(_PLUGINS_FD_ENV, "")
     if fd.isdigit():
         try:
             os.set_inheritable(int(fd), False)

@@ -22,6 +22,8 @@ import json
 import os
 import threading
 
+from . import _PLUGINS_FD_ENV as FD_ENV
+
 # Not `from typing import TYPE_CHECKING`: importing typing costs milliseconds of start-up.
 TYPE_CHECKING = False
 
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PluginError", "PermissionDenied", "InvalidParams", "shell", "process", "dialog", "clipboard", "call"]
 
-FD_ENV = "AURORAVIEW_PLUGINS_FD"
 
 
 class PluginError(Exception):
@@ -63,8 +64,8 @@ class _Client:
         import queue
         import socket
 
+        # Already non-inheritable: the package's import made it so.
         self._sock: socket.socket = socket.socket(fileno=fd)
-        self._sock.set_inheritable(False)
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._seq = 0

@@ -53,7 +53,11 @@ pub fn run(args: Args) -> Result<()> {
             };
             writeln!(o, "plugins:    {key} = {grant}")?;
         }
-        writeln!(o, "            Python's calls: {:?}", m.plugins.python)?;
+        let python = match m.plugins.python {
+            auroraview_overlay::plugins::PythonAccess::Scoped => "scoped",
+            auroraview_overlay::plugins::PythonAccess::Trusted => "trusted",
+        };
+        writeln!(o, "            Python's calls: {python}")?;
     }
     writeln!(o, "hash:       {}", m.content_hash)?;
     writeln!(o, "entries:    {} ({} unpacked)", m.entry_count, human_size(m.unpacked_size))?;
