@@ -105,33 +105,93 @@ def was_served() -> bool:
     return _served
 
 
+#: ``WebView(...)`` keyword arguments that change the window, beyond title, size and resizable.
+WINDOW_OPTIONS = (
+    "min_width",
+    "min_height",
+    "max_width",
+    "max_height",
+    "center",
+    "x",
+    "y",
+    "always_on_top",
+    "decorations",
+    "fullscreen",
+    "maximized",
+)
+
+#: A line for the runtime, not the page: the JSON after it changes the window.
+_WINDOW_PREFIX = "\x01window "
+
+
+def _change_window(change: "dict[str, Any]") -> None:
+    """Sends ``change`` to the window, when this Python's lines reach one (not ``--headless``)."""
+    import os
+
+    if change and os.environ.get("AURORAVIEW_WINDOW") == "1":
+        import json
+
+        _get_transport().send(_WINDOW_PREFIX + json.dumps(change))
+
+
+#: WebViews created and not shown yet; an app that exits leaving one warns (a forgotten ``show()``).
+_unshown: "set[int]" = set()
+
+
+def _warn_unshown() -> None:
+    if _unshown:
+        import sys
+
+        print(
+            "auroraview: a WebView was created but show() was never called, so no window opened;"
+            " call view.show() after binding the handlers",
+            file=sys.stderr,
+        )
+
+
 class WebView:
     """A window showing the app's frontend.
 
-    Size, title and resizability of the packed app come from ``auroraview.pack.toml``; the
-    arguments here are kept for the development run and for code shared with other hosts.
+    The packed app's window starts as ``auroraview.pack.toml`` says; the arguments given here
+    (``title``, ``width``, ``height``, ``resizable`` and the ``WINDOW_OPTIONS``: size limits,
+    ``center``/``x``/``y``, ``always_on_top``, ``decorations``, ``fullscreen``, ``maximized``)
+    change it when ``show()`` is called.
     """
 
     def __init__(
         self,
-        title: str = "AuroraView",
-        width: int = 800,
-        height: int = 600,
+        title: Optional[str] = None,
+        width: Optional[int] = None,
+        height: Optional[int] = None,
         url: Optional[str] = None,
         html: Optional[str] = None,
         debug: Optional[bool] = None,
-        resizable: bool = True,
+        resizable: Optional[bool] = None,
         **options: Any,
     ) -> None:
-        self.title = title
-        self.width = width
-        self.height = height
+        unknown = sorted(k for k in options if k not in WINDOW_OPTIONS)
+        if unknown:
+            raise TypeError(
+                f"WebView() got unknown options {', '.join(unknown)}; the window takes {', '.join(WINDOW_OPTIONS)}"
+            )
+        given = {"title": title, "width": width, "height": height, "resizable": resizable}
+        self._change = {k: v for k, v in given.items() if v is not None}
+        self._change.update({k: v for k, v in options.items() if v is not None})
+        self.title = title if title is not None else "AuroraView"
+        self.width = width if width is not None else 800
+        self.height = height if height is not None else 600
         self.url = url
         self.html = html
         self.debug = bool(debug)
-        self.resizable = resizable
+        self.resizable = True if resizable is None else resizable
         self.options = options
         self._router = _router
+        if not _unshown:
+            import atexit
+
+            atexit.unregister(_warn_unshown)
+            atexit.register(_warn_unshown)
+        _unshown.add(id(self))
 
     # -- calls ------------------------------------------------------------------------------
 
@@ -201,6 +261,13 @@ class WebView:
         """Sends ``{"event", "data"}`` to the page (to stdout in ``--headless``)."""
         _get_transport().send(encode_event(event, data))
 
+    # -- the window -------------------------------------------------------------------------
+
+    def set_title(self, title: str) -> None:
+        """Changes the window's title."""
+        self.title = title
+        _change_window({"title": title})
+
     # -- life -------------------------------------------------------------------------------
 
     def show(self) -> None:
@@ -209,6 +276,8 @@ class WebView:
         Run directly with ``python main.py`` (not packed, not under the runtime), this hands the run
         to ``auroraview-pack dev``, which opens the window.
         """
+        _unshown.discard(id(self))
         if _transport is None and not _in_runtime():
             _run_through_runtime()
+        _change_window(self._change)
         serve_forever()

@@ -42,7 +42,10 @@ pub fn resolve(spec_path: &Path) -> Result<Dev> {
         heartbeat_timeout: Duration::from_millis(spec.manifest.python.heartbeat_timeout_ms),
         plugins: Some(crate::plugins::dev_host(&spec.manifest.plugins, &spec.cwd, &spec.resources)),
     };
-    let window = (!spec.headless).then(|| window::Spec::new(&spec.manifest, spec.gui.clone(), spec.frontend.clone()));
+    let window = (!spec.headless).then(|| {
+        window::Spec::new(&spec.manifest, spec.gui.clone(), spec.frontend.clone(), &spec.cwd)
+            .for_dev(spec.dev_url.as_deref())
+    });
     Ok(Dev { settings, window, watch: spec.watch })
 }
 

@@ -72,6 +72,23 @@ fn run(plan: Plan) -> Result<u8> {
         // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
         unsafe { std::env::set_var(k, v) };
     }
+    // Whether Python's lines reach a window, which its window changes (`WebView(...)` arguments)
+    // may then be sent to; children inherit it.
+    let to_window = match &task {
+        #[cfg(feature = "python")]
+        Task::Window { .. } => Some(true),
+        Task::Relay { window, .. } => Some(window.is_some()),
+        #[cfg(feature = "python")]
+        Task::Headless { report_exit: false, .. } => Some(false),
+        Task::HeadlessChild(_) => Some(false),
+        _ => None,
+    };
+    // SAFETY: as above, no other thread exists yet.
+    match to_window {
+        Some(true) => unsafe { std::env::set_var(window::WINDOW_ENV, "1") },
+        Some(false) => unsafe { std::env::remove_var(window::WINDOW_ENV) },
+        None => {}
+    }
     match task {
         Task::Print(text) => {
             println!("{text}");

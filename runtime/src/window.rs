@@ -14,6 +14,12 @@ use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
+/// Set for Python when its lines go to a window (see `auroraview/webview.py`).
+pub const WINDOW_ENV: &str = "AURORAVIEW_WINDOW";
+/// A line from Python that changes the window instead of reaching the page: the JSON after it is
+/// the window library's `Change` (title, size, limits, placement, frame).
+pub const WINDOW_PREFIX: &str = "\u{1}window ";
+
 /// What the window shows.
 pub struct Spec {
     /// `libauroraview_window`.
@@ -28,11 +34,19 @@ pub struct Spec {
     /// `[frontend] csp`: the Content-Security-Policy of what the window serves; None: the window
     /// library's default.
     pub csp: Option<String>,
+    /// The rest, as the window library's `options` JSON: `[window]` options (the icon's path
+    /// absolute), `dev_url`, `dev_tools`.
+    pub options: serde_json::Value,
 }
 
 impl Spec {
-    pub fn new(manifest: &Manifest, library: PathBuf, frontend: PathBuf) -> Spec {
+    /// `root`: what the icon's path is relative to (the extracted app, or a dev run's project).
+    pub fn new(manifest: &Manifest, library: PathBuf, frontend: PathBuf, root: &Path) -> Spec {
         let (app, window) = (&manifest.app, &manifest.window);
+        let mut options = window.options.clone();
+        options.icon = options.icon.map(|icon| root.join(icon).to_string_lossy().into_owned());
+        let mut options = serde_json::to_value(&options).unwrap_or_default();
+        options["dev_tools"] = window.debug.into();
         Spec {
             library,
             title: app.title.clone(),
@@ -42,7 +56,17 @@ impl Spec {
             debug: window.debug,
             frontend,
             csp: window.csp.clone(),
+            options,
         }
+    }
+
+    /// A dev run's window: the page from `dev_url` when given, developer tools on.
+    pub fn for_dev(mut self, dev_url: Option<&str>) -> Spec {
+        self.options["dev_tools"] = true.into();
+        if let Some(url) = dev_url {
+            self.options["dev_url"] = url.into();
+        }
+        self
     }
 }
 
@@ -51,6 +75,7 @@ struct Api {
     send: abi::SendFn,
     exit: abi::ExitFn,
     dialog: abi::DialogFn,
+    configure: abi::ConfigureFn,
 }
 
 /// The library's handle on the running window.
@@ -82,9 +107,13 @@ impl Link {
     }
 
     fn deliver(&self, handle: Handle, line: &str) {
+        let (f, line) = match line.strip_prefix(WINDOW_PREFIX) {
+            Some(change) => (self.api.configure, change),
+            None => (self.api.send, line),
+        };
         // SAFETY: `handle` came from `on_started` and lives until the process exits; the line's
         // bytes are valid for the call.
-        unsafe { (self.api.send)(handle.0.as_ptr(), line.as_ptr(), line.len()) }
+        unsafe { f(handle.0.as_ptr(), line.as_ptr(), line.len()) }
     }
 
     fn finish(&self, handle: Handle, code: i32) {
@@ -205,6 +234,7 @@ fn load(path: &Path) -> Result<Api> {
             send: std::mem::transmute::<*mut c_void, abi::SendFn>(sym(abi::SYMBOL_SEND)?),
             exit: std::mem::transmute::<*mut c_void, abi::ExitFn>(sym(abi::SYMBOL_EXIT)?),
             dialog: std::mem::transmute::<*mut c_void, abi::DialogFn>(sym(abi::SYMBOL_DIALOG)?),
+            configure: std::mem::transmute::<*mut c_void, abi::ConfigureFn>(sym(abi::SYMBOL_CONFIGURE)?),
         })
     }
 }
@@ -266,6 +296,7 @@ fn show(spec: &Spec, link: &Link, bare_report: Option<&Path>) -> Result<u8> {
     let report = bare_report.map(|p| CString::new(p.as_os_str().as_encoded_bytes())).transpose()?;
     let csp =
         spec.csp.as_deref().map(CString::new).transpose().context("the Content-Security-Policy has a NUL byte")?;
+    let options = CString::new(spec.options.to_string()).context("the window's options have a NUL byte")?;
     let config = AvConfig {
         abi_version: ABI_VERSION,
         title: title.as_ptr(),
@@ -281,9 +312,11 @@ fn show(spec: &Spec, link: &Link, bare_report: Option<&Path>) -> Result<u8> {
         bare_echo_report: report.as_ref().map(|r| r.as_ptr()).unwrap_or(std::ptr::null()),
         csp: csp.as_ref().map(|c| c.as_ptr()).unwrap_or(std::ptr::null()),
         on_dialog_result,
+        options: options.as_ptr(),
     };
     // SAFETY: `config` and its strings outlive the call (which only returns on failure); `ctx` is
     // a `Link` that outlives the window.
     let code = unsafe { (link.api.run)(&config) };
-    bail!("the window could not be shown (code {code})")
+    // The library said why.
+    Ok(u8::try_from(code).unwrap_or(1).max(1))
 }

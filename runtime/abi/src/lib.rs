@@ -13,7 +13,7 @@ use core::ffi::{CStr, c_char, c_void};
 use core::marker::{PhantomData, PhantomPinned};
 
 /// Bumped whenever [`AvConfig`] or a function's signature changes.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;
 
 /// The window's side of a running window, opaque to the runtime. Valid from `on_started` until the
 /// process exits, and usable from any thread.
@@ -62,6 +62,10 @@ pub struct AvConfig {
     /// The answer to a [`DialogFn`] request: one JSON object, `{"token": N, "result": ...}` or
     /// `{"token": N, "error": "..."}`. Called on the window's thread.
     pub on_dialog_result: OnRequest,
+    /// One JSON object with the rest of the window's settings (size limits, placement, frame, icon,
+    /// the dev server's URL, developer tools); null: all defaults. The window library documents the
+    /// fields (`shell::Options`) and ignores unknown ones.
+    pub options: *const c_char,
 }
 
 /// `av_window_abi_version`: the [`ABI_VERSION`] the library was built with.
@@ -80,12 +84,18 @@ pub type ExitFn = unsafe extern "C" fn(handle: *const WindowHandle, code: i32);
 /// without blocking; its answer comes back through [`AvConfig::on_dialog_result`]. Thread-safe.
 pub type DialogFn = unsafe extern "C" fn(handle: *const WindowHandle, data: *const u8, len: usize);
 
+/// `av_window_configure`: changes the running window as `len` bytes of JSON at `data` say (the
+/// fields of [`AvConfig::options`] that can change, and `title`, `width`, `height`, `resizable`).
+/// Thread-safe.
+pub type ConfigureFn = unsafe extern "C" fn(handle: *const WindowHandle, data: *const u8, len: usize);
+
 /// The exported symbols, in the order the runtime looks them up.
 pub const SYMBOL_ABI_VERSION: &CStr = c"av_window_abi_version";
 pub const SYMBOL_RUN: &CStr = c"av_window_run";
 pub const SYMBOL_SEND: &CStr = c"av_window_send";
 pub const SYMBOL_EXIT: &CStr = c"av_window_exit";
 pub const SYMBOL_DIALOG: &CStr = c"av_window_dialog";
+pub const SYMBOL_CONFIGURE: &CStr = c"av_window_configure";
 
 #[cfg(test)]
 mod tests {
@@ -111,7 +121,8 @@ mod tests {
         assert_eq!(offset_of!(AvConfig, bare_echo_report), 72);
         assert_eq!(offset_of!(AvConfig, csp), 80);
         assert_eq!(offset_of!(AvConfig, on_dialog_result), 88);
-        assert_eq!((size_of::<AvConfig>(), align_of::<AvConfig>()), (96, 8));
+        assert_eq!(offset_of!(AvConfig, options), 96);
+        assert_eq!((size_of::<AvConfig>(), align_of::<AvConfig>()), (104, 8));
         assert_eq!(size_of::<WindowHandle>(), 0);
     }
 }

@@ -25,4 +25,7 @@ pub struct DevSpec {
     pub watch: Vec<PathBuf>,
     /// The window library.
     pub gui: PathBuf,
+    /// Load the page from this dev server instead of `frontend` (`[frontend] dev_url`, `--url`).
+    #[serde(default)]
+    pub dev_url: Option<String>,
 }

@@ -29,6 +29,7 @@ pub use error::{Error, Result};
 pub use format::{FORMAT_VERSION, HEADER_LEN, Header, SCAN_WINDOW, TRAILER_LEN, Trailer};
 pub use manifest::{
     AppInfo, EntryKind, IndexEntry, Isolation, LicenseInfo, Manifest, PythonInfo, RuntimeInfo, Strategy, WindowInfo,
+    WindowOptions,
 };
 pub use payload::{Content, Frame, FrameBuilder, SourceFile, is_executable, open_regular, validate_entry_path};
 pub use reader::{Extracted, Overlay};

@@ -48,6 +48,54 @@ pub struct WindowInfo {
     /// the window's default. Left out when absent, so manifests without it read as before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csp: Option<String>,
+    /// The rest of `[window]`: size limits, placement, frame and icon. Left out when all are at
+    /// their defaults, so manifests without them read as before.
+    #[serde(default, skip_serializing_if = "WindowOptions::is_default")]
+    pub options: WindowOptions,
+}
+
+/// `[window]` options beyond size and resizability. The window library reads the same JSON shape
+/// (see `runtime/window/src/shell.rs`, `Options`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WindowOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_height: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_height: Option<u32>,
+    /// Centre the window on its monitor (ignored when `x`/`y` are given).
+    #[serde(skip_serializing_if = "is_false")]
+    pub center: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub y: Option<i32>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub always_on_top: bool,
+    /// `false`: a frameless window. None: decorated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decorations: Option<bool>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub fullscreen: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub maximized: bool,
+    /// The window's icon, a PNG: its path in the overlay (or, in `dev`, on disk).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icon: Option<String>,
+}
+
+impl WindowOptions {
+    pub fn is_default(&self) -> bool {
+        *self == WindowOptions::default()
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,6 +21,7 @@ const _: abi::RunFn = av_window_run;
 const _: abi::SendFn = av_window_send;
 const _: abi::ExitFn = av_window_exit;
 const _: abi::DialogFn = av_window_dialog;
+const _: abi::ConfigureFn = av_window_configure;
 
 /// The ABI version this library implements; the runtime checks it before anything else.
 #[unsafe(no_mangle)]
@@ -52,6 +53,17 @@ pub unsafe extern "C" fn av_window_run(config: *const AvConfig) -> i32 {
         debug: config.debug,
         frontend: text(config.frontend_dir).into(),
         csp: (!config.csp.is_null()).then(|| text(config.csp)),
+        options: if config.options.is_null() {
+            shell::Options::default()
+        } else {
+            match serde_json::from_str(&text(config.options)) {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!("error: the window's options are not valid: {e}");
+                    return 2;
+                }
+            }
+        },
     };
     let result = if config.bare_echo_report.is_null() {
         shell::run(
@@ -105,4 +117,15 @@ pub unsafe extern "C" fn av_window_dialog(handle: *const WindowHandle, data: *co
     // SAFETY: as in `av_window_send`.
     let (handle, bytes) = unsafe { (shell::Handle::from_abi(handle), std::slice::from_raw_parts(data, len)) };
     handle.dialog(&String::from_utf8_lossy(bytes));
+}
+
+/// Changes the running window (title, size, limits, placement, frame). Thread-safe.
+///
+/// # Safety
+/// `handle` must come from `on_started`; `data` must point to `len` bytes of UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn av_window_configure(handle: *const WindowHandle, data: *const u8, len: usize) {
+    // SAFETY: as in `av_window_send`.
+    let (handle, bytes) = unsafe { (shell::Handle::from_abi(handle), std::slice::from_raw_parts(data, len)) };
+    handle.configure(&String::from_utf8_lossy(bytes));
 }

@@ -20,12 +20,17 @@ const BRIDGE: &str = include_str!("bridge.js");
 pub const READY: &str = "\u{1}ready";
 /// A control message from the bridge: hand the URL that follows to the system browser.
 pub const OPEN_PREFIX: &str = "\u{1}open ";
+/// A control message from the bridge with developer tools on: the page's console output or an
+/// uncaught error, `{"level", "message", "at"}`.
+pub const CONSOLE_PREFIX: &str = "\u{1}console ";
 
 pub struct Policy {
     /// `scheme://host[:port]`, lowercase, without a trailing slash.
     origins: Vec<String>,
     secret: String,
     pub debug: bool,
+    /// The bridge prints the page's console on the terminal and reloads on F5 / Ctrl+R.
+    pub dev_tools: bool,
 }
 
 /// Why a message was dropped.
@@ -74,7 +79,7 @@ impl Policy {
 
     fn with_secret(origins: &[&str], secret: String, debug: bool) -> Policy {
         let origins = origins.iter().filter_map(|o| origin_of(o)).collect();
-        Policy { origins, secret, debug }
+        Policy { origins, secret, debug, dev_tools: false }
     }
 
     /// The bridge for the top frame, with this window's secret and origins.
@@ -83,6 +88,7 @@ impl Policy {
         BRIDGE
             .replace("\"__AURORAVIEW_SECRET__\"", &format!("\"{}\"", self.secret))
             .replace("__AURORAVIEW_ORIGINS__", &origins)
+            .replace("__AURORAVIEW_DEV_TOOLS__", if self.dev_tools { "true" } else { "false" })
     }
 
     /// Whether `url` is on one of the allowed origins.
@@ -131,6 +137,22 @@ impl Policy {
     fn secret(&self) -> &str {
         &self.secret
     }
+}
+
+/// A console line from the bridge as the terminal shows it: `page console.error: text (at)`.
+pub fn console_line(json: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    let field =
+        |k: &str| v[k].as_str().unwrap_or("").chars().filter(|c| *c == '\n' || !c.is_control()).collect::<String>();
+    let (level, message, at) = (field("level"), field("message"), field("at"));
+    let level = match level.as_str() {
+        "uncaught" => "uncaught error".to_string(),
+        "unhandledrejection" => "unhandled rejection".to_string(),
+        l => format!("console.{l}"),
+    };
+    // The app's own URLs are shown by their path, as a file:line.
+    let at = at.strip_prefix(crate::protocol::APP_ORIGIN).unwrap_or(&at);
+    if at.is_empty() { format!("page {level}: {message}") } else { format!("page {level}: {message} ({at})") }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -37,6 +37,8 @@ pub enum UserEvent {
     ShutdownTimeout,
     /// Show this dialog request (the `dialog` plugin).
     Dialog(String),
+    /// Change the window (JSON of a [`Change`]).
+    Configure(String),
 }
 
 /// Responses and events from Python, waiting for the event loop. The first line into an empty
@@ -97,6 +99,132 @@ impl Handle {
         let event = UserEvent::Dialog(request.to_string());
         let _ = self.outbox.proxy.lock().unwrap_or_else(|e| e.into_inner()).send_event(event);
     }
+
+    pub fn configure(&self, change: &str) {
+        let event = UserEvent::Configure(change.to_string());
+        let _ = self.outbox.proxy.lock().unwrap_or_else(|e| e.into_inner()).send_event(event);
+    }
+}
+
+/// The window settings beyond the ABI's fixed fields: [`auroraview_window_abi::AvConfig::options`].
+/// Unknown fields are ignored, so a runtime may send more than this library knows.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct Options {
+    pub min_width: Option<u32>,
+    pub min_height: Option<u32>,
+    pub max_width: Option<u32>,
+    pub max_height: Option<u32>,
+    /// Centre on the monitor (unless `x`/`y` place the window).
+    pub center: bool,
+    pub x: Option<i32>,
+    pub y: Option<i32>,
+    pub always_on_top: bool,
+    /// `Some(false)`: frameless.
+    pub decorations: Option<bool>,
+    pub fullscreen: bool,
+    pub maximized: bool,
+    /// A PNG file for the window's icon.
+    pub icon: Option<PathBuf>,
+    /// Load the page from this dev server (its origin may reach Python) instead of the frontend.
+    pub dev_url: Option<String>,
+    /// The page's console and uncaught errors go to stderr; F5 / Ctrl+R reload.
+    pub dev_tools: bool,
+}
+
+/// A change to the running window, from Python (`WebView(...)` arguments, `set_title`): every field
+/// left out stays as it is.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct Change {
+    title: Option<String>,
+    width: Option<u32>,
+    height: Option<u32>,
+    resizable: Option<bool>,
+    min_width: Option<u32>,
+    min_height: Option<u32>,
+    max_width: Option<u32>,
+    max_height: Option<u32>,
+    center: Option<bool>,
+    x: Option<i32>,
+    y: Option<i32>,
+    always_on_top: Option<bool>,
+    decorations: Option<bool>,
+    fullscreen: Option<bool>,
+    maximized: Option<bool>,
+}
+
+/// The largest window size taken from a page or a config (as the packer checks).
+const MAX_SIDE: u32 = 16384;
+
+fn side(v: Option<u32>) -> Option<u32> {
+    v.filter(|v| (1..=MAX_SIDE).contains(v))
+}
+
+fn size_limit(w: Option<u32>, h: Option<u32>, fill: u32) -> Option<LogicalSize<u32>> {
+    let (w, h) = (side(w), side(h));
+    (w.is_some() || h.is_some()).then(|| LogicalSize::new(w.unwrap_or(fill), h.unwrap_or(fill)))
+}
+
+fn centre(window: &tao::window::Window) {
+    if let Some(monitor) = window.current_monitor() {
+        let (m, size, origin) = (monitor.size(), window.outer_size(), monitor.position());
+        let x = origin.x + (m.width as i32 - size.width as i32).max(0) / 2;
+        let y = origin.y + (m.height as i32 - size.height as i32).max(0) / 2;
+        window.set_outer_position(tao::dpi::PhysicalPosition::new(x, y));
+    }
+}
+
+/// Applies a [`Change`] from Python to the window and to `now` (its size limits as they stand, so
+/// a change of one limit keeps the others); a malformed one is reported and ignored.
+fn apply(window: &tao::window::Window, json: &str, now: &mut Options) {
+    let change: Change = match serde_json::from_str(json) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("auroraview: ignored a window change from Python: {e}");
+            return;
+        }
+    };
+    if let Some(title) = &change.title {
+        window.set_title(title);
+    }
+    if let Some(r) = change.resizable {
+        window.set_resizable(r);
+    }
+    if change.min_width.is_some() || change.min_height.is_some() {
+        now.min_width = change.min_width.or(now.min_width);
+        now.min_height = change.min_height.or(now.min_height);
+        window.set_min_inner_size(size_limit(now.min_width, now.min_height, 1));
+    }
+    if change.max_width.is_some() || change.max_height.is_some() {
+        now.max_width = change.max_width.or(now.max_width);
+        now.max_height = change.max_height.or(now.max_height);
+        window.set_max_inner_size(size_limit(now.max_width, now.max_height, MAX_SIDE));
+    }
+    if let (Some(w), Some(h)) = (side(change.width), side(change.height)) {
+        window.set_inner_size(LogicalSize::new(w, h));
+    } else if change.width.is_some() || change.height.is_some() {
+        let now = window.inner_size().to_logical::<u32>(window.scale_factor());
+        let size = LogicalSize::new(side(change.width).unwrap_or(now.width), side(change.height).unwrap_or(now.height));
+        window.set_inner_size(size);
+    }
+    if let Some(d) = change.decorations {
+        window.set_decorations(d);
+    }
+    if let Some(top) = change.always_on_top {
+        window.set_always_on_top(top);
+    }
+    if let Some(m) = change.maximized {
+        window.set_maximized(m);
+    }
+    if let Some(f) = change.fullscreen {
+        window.set_fullscreen(f.then_some(tao::window::Fullscreen::Borderless(None)));
+    }
+    match (change.x, change.y) {
+        (Some(x), Some(y)) => window.set_outer_position(tao::dpi::LogicalPosition::new(x, y)),
+        _ if change.center == Some(true) => centre(window),
+        _ => {}
+    }
 }
 
 pub struct Settings {
@@ -108,6 +236,7 @@ pub struct Settings {
     pub frontend: PathBuf,
     /// The Content-Security-Policy of every response; None: [`protocol::DEFAULT_CSP`].
     pub csp: Option<String>,
+    pub options: Options,
 }
 
 /// The runtime's callbacks and the context they get back. Used on the window's thread only.
@@ -146,6 +275,7 @@ impl Callbacks {
 /// Creates the window and runs the event loop. Never returns on success: the process exits with
 /// the code given to [`Handle::exit`].
 pub fn run(settings: Settings, cb: Callbacks) -> Result<()> {
+    open_display()?;
     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
     let outbox = Arc::new(Outbox { lines: Mutex::new(Vec::new()), proxy: Mutex::new(event_loop.create_proxy()) });
     // Lives until the process exits: the runtime's threads hold it.
@@ -172,6 +302,7 @@ pub fn run(settings: Settings, cb: Callbacks) -> Result<()> {
 
     let shutdown_proxy = event_loop.create_proxy();
     let mut closing = false;
+    let mut options = settings.options.clone();
     event_loop.run(move |event, _, control_flow| {
         *control_flow = ControlFlow::Wait;
         match event {
@@ -218,6 +349,7 @@ pub fn run(settings: Settings, cb: Callbacks) -> Result<()> {
                     cb.dialog_result(&answer.to_string());
                 }
             }
+            Event::UserEvent(UserEvent::Configure(change)) => apply(&window, &change, &mut options),
             Event::UserEvent(UserEvent::ShutdownTimeout) => {
                 eprintln!("auroraview: Python did not finish within {SHUTDOWN_GRACE:?} of the window closing");
                 *control_flow = ControlFlow::ExitWithCode(0);
@@ -232,6 +364,7 @@ pub fn run(settings: Settings, cb: Callbacks) -> Result<()> {
 /// benchmark against it and against the real app, side by side. `api.report` writes its params to
 /// `report` and exits.
 pub fn run_bare_echo(settings: Settings, report: PathBuf) -> Result<()> {
+    open_display()?;
     let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
     let webview_cell: Rc<RefCell<Option<wry::WebView>>> = Rc::new(RefCell::new(None));
     let ipc_webview = webview_cell.clone();
@@ -264,14 +397,42 @@ fn build(
     settings: &Settings,
     on_message: impl Fn(&str) + 'static,
 ) -> Result<(tao::window::Window, wry::WebView)> {
-    let window = WindowBuilder::new()
+    let o = &settings.options;
+    let mut builder = WindowBuilder::new()
         .with_title(&settings.title)
         .with_inner_size(LogicalSize::new(settings.width, settings.height))
         .with_resizable(settings.resizable)
-        .build(event_loop)
-        .context("creating the window")?;
+        .with_always_on_top(o.always_on_top)
+        .with_decorations(o.decorations.unwrap_or(true))
+        .with_maximized(o.maximized)
+        // Shown once built: what is set before the window is mapped (always on top) reaches the
+        // X server as its initial state, with or without a window manager.
+        .with_visible(false);
+    if let Some(min) = size_limit(o.min_width, o.min_height, 1) {
+        builder = builder.with_min_inner_size(min);
+    }
+    if let Some(max) = size_limit(o.max_width, o.max_height, MAX_SIDE) {
+        builder = builder.with_max_inner_size(max);
+    }
+    if let (Some(x), Some(y)) = (o.x, o.y) {
+        builder = builder.with_position(tao::dpi::LogicalPosition::new(x, y));
+    }
+    if o.fullscreen {
+        builder = builder.with_fullscreen(Some(tao::window::Fullscreen::Borderless(None)));
+    }
+    let window = builder.build(event_loop).context("creating the window")?;
+    if o.center && (o.x.is_none() || o.y.is_none()) {
+        centre(&window);
+    }
+    if let Some(icon) = &o.icon {
+        set_icon(&window, icon);
+    }
     let debug = settings.debug;
-    let policy = Rc::new(Policy::new(&[protocol::APP_ORIGIN], debug)?);
+    let start_url = o.dev_url.as_deref().unwrap_or(protocol::START_URL);
+    let origins: Vec<&str> = [protocol::APP_ORIGIN].into_iter().chain(o.dev_url.as_deref()).collect();
+    let mut policy = Policy::new(&origins, debug)?;
+    policy.dev_tools = o.dev_tools || debug;
+    let policy = Rc::new(policy);
     let files = file_server(protocol::canonical_root(&settings.frontend), settings.csp.clone())?;
     let (ipc_policy, nav_policy, popup_policy) = (policy.clone(), policy.clone(), policy.clone());
     let builder = WebViewBuilder::new()
@@ -283,10 +444,17 @@ fn build(
             // On WebKitGTK the request's URI is the web view's, whichever frame posted.
             let page = request.uri().to_string();
             match ipc_policy.admit(&page, request.body()) {
-                Ok(msg) => match msg.strip_prefix(policy::OPEN_PREFIX) {
-                    Some(url) => policy::open_external(url, debug),
-                    None => on_message(msg),
-                },
+                Ok(msg) => {
+                    if let Some(url) = msg.strip_prefix(policy::OPEN_PREFIX) {
+                        policy::open_external(url, debug)
+                    } else if let Some(line) = msg.strip_prefix(policy::CONSOLE_PREFIX) {
+                        if ipc_policy.dev_tools {
+                            eprintln!("{}", policy::console_line(line));
+                        }
+                    } else {
+                        on_message(msg)
+                    }
+                }
                 Err(why) if debug => eprintln!("auroraview: dropped a message to Python: {why}"),
                 Err(_) => {}
             }
@@ -317,7 +485,7 @@ fn build(
             NewWindowResponse::Deny
         })
         .with_devtools(settings.debug)
-        .with_url(protocol::START_URL);
+        .with_url(start_url);
     #[cfg(target_os = "linux")]
     let webview = {
         use tao::platform::unix::WindowExtUnix;
@@ -327,9 +495,45 @@ fn build(
     #[cfg(not(target_os = "linux"))]
     let webview = builder.build(&window);
     let webview = webview.context("creating the web view")?;
+    window.set_visible(true);
     #[cfg(target_os = "linux")]
     keep_top_level_on_the_app(&webview, policy);
     Ok((window, webview))
+}
+
+/// Connects to the display before tao does (tao panics when it cannot).
+fn open_display() -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let named = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+        if !named("DISPLAY") && !named("WAYLAND_DISPLAY") {
+            anyhow::bail!("cannot open a display (DISPLAY/WAYLAND_DISPLAY unset); use --headless");
+        }
+        if gtk::init().is_err() {
+            let display = std::env::var("WAYLAND_DISPLAY")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .or_else(|| std::env::var("DISPLAY").ok())
+                .unwrap_or_default();
+            anyhow::bail!("cannot open the display {display:?}; check DISPLAY/WAYLAND_DISPLAY, or use --headless");
+        }
+    }
+    Ok(())
+}
+
+/// The window's icon from a PNG file; one that cannot be read is reported and left out.
+fn set_icon(window: &tao::window::Window, path: &Path) {
+    #[cfg(target_os = "linux")]
+    {
+        use gtk::prelude::GtkWindowExt;
+        use tao::platform::unix::WindowExtUnix;
+        match gtk::gdk_pixbuf::Pixbuf::from_file(path) {
+            Ok(pixbuf) => window.gtk_window().set_icon(Some(&pixbuf)),
+            Err(e) => eprintln!("auroraview: cannot use the icon {}: {e}", path.display()),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (window, path);
 }
 
 /// WebKitGTK asks the navigation handler about frames and the top frame alike, without saying

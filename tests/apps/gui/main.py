@@ -11,7 +11,7 @@ def run():
     if os.environ.get("GUI_EXIT"):
         time.sleep(1)  # the window is up by then
         raise SystemExit(int(os.environ["GUI_EXIT"]))
-    view = WebView(title="gui")
+    view = WebView()
     view.bind_call("api.add", lambda a, b: a + b)
     view.bind_call("api.sleep", lambda s: time.sleep(s) or "slept")
 

@@ -10,7 +10,7 @@ lock = threading.Lock()
 
 
 def run():
-    view = WebView(title="plugins")
+    view = WebView()
 
     def record(name):
         def handler(data):

@@ -5,7 +5,7 @@ from auroraview import WebView
 
 
 def run():
-    view = WebView(title="security")
+    view = WebView()
     view.bind_call(
         "api.config", lambda: {"outside": os.environ["SECURITY_OUTSIDE"], "closed": os.environ["SECURITY_CLOSED"]}
     )

@@ -7,7 +7,14 @@ use auroraview_overlay::*;
 pub fn manifest(name: &str) -> Manifest {
     Manifest {
         app: AppInfo { name: name.into(), version: "1".into(), title: "T".into() },
-        window: WindowInfo { width: 10, height: 10, resizable: true, debug: false, csp: None },
+        window: WindowInfo {
+            width: 10,
+            height: 10,
+            resizable: true,
+            debug: false,
+            csp: None,
+            options: Default::default(),
+        },
         python: PythonInfo {
             entry_point: "main:run".into(),
             strategy: Strategy::Standalone,
