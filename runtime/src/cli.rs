@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 
-pub const USAGE: &str = "\
+const USAGE: &str = "\
 usage: APP [--headless] [--license FILE] [-- ARGS...]
 
   --headless   no window: read JSON-RPC requests from stdin, one per line, and write responses and
@@ -15,7 +15,18 @@ usage: APP [--headless] [--license FILE] [-- ARGS...]
   --version    print the app's and the runtime's versions
 
 Environment: AURORAVIEW_CACHE_DIR (where the app is extracted), RUST_LOG=debug (or
-AURORAVIEW_LOG=debug) for diagnostics on stderr.";
+AURORAVIEW_LOG=debug) for diagnostics on stderr. Arguments after `--`, and those that are not options,
+are the app's (`sys.argv[1:]`).";
+
+/// The usage text, naming the program as it was started.
+pub fn usage() -> String {
+    let program = std::env::args_os()
+        .next()
+        .map(|p| std::path::Path::new(&p).file_name().unwrap_or(p.as_os_str()).to_string_lossy().into_owned())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "APP".into());
+    USAGE.replace("APP", &program)
+}
 
 pub enum Command {
     /// Started as `python` (the link `sys.executable` names): a Python command line. Without the
@@ -73,6 +84,9 @@ pub fn parse(mut argv: impl Iterator<Item = std::ffi::OsString>) -> Result<Args>
             "--help" | "-h" => return Ok(Args { command: Command::Help, rest, license }),
             "--version" => return Ok(Args { command: Command::Version, rest, license }),
             "--" => rest.extend(it.by_ref()),
+            _ if a.starts_with('-') && a != "-" => {
+                anyhow::bail!("unknown option `{a}`; pass the app's own options after `--`\n\n{}", usage())
+            }
             _ => rest.push(a),
         }
     }

@@ -73,7 +73,7 @@ impl Plan {
 pub fn resolve(args: Args) -> Result<Plan> {
     let Args { command, rest, license } = args;
     let (headless, python_child) = match command {
-        Command::Help => return Ok(Plan::only(Task::Print(cli::USAGE.to_string()))),
+        Command::Help => return Ok(Plan::only(Task::Print(help()))),
         Command::Version => return Ok(Plan::only(Task::Print(version()))),
         Command::Dev(spec) => {
             logging::init(false);
@@ -207,7 +207,7 @@ impl App<'_> {
         let library = self.manifest.gui.as_ref().map(|g| self.layout.root.join(g)).context(
             "this app was packed without its window library\nhint: repack with an auroraview-pack that has libauroraview_window beside its runtime, or run with --headless",
         )?;
-        Ok(window::Spec::new(self.manifest, library, self.layout.root.join("frontend")))
+        Ok(window::Spec::new(self.manifest, library, self.layout.root.join("frontend"), &self.layout.root))
     }
 
     /// Python in this process running the app's entry point.
@@ -299,4 +299,17 @@ fn version() -> String {
         v => format!("Python {v}"),
     };
     format!("{} (auroraview-runtime {}, {python})", app.unwrap_or_else(|| "no app".into()), env!("CARGO_PKG_VERSION"))
+}
+
+/// `--help`: the app this is (from its manifest, when it has one) and the usage.
+fn help() -> String {
+    let app = std::env::current_exe().ok().and_then(|exe| Overlay::open(&exe).ok()).map(|o| {
+        let app = &o.manifest().app;
+        if app.title != app.name {
+            format!("{} {} ({})\n\n", app.name, app.version, app.title)
+        } else {
+            format!("{} {}\n\n", app.name, app.version)
+        }
+    });
+    format!("{}{}", app.unwrap_or_default(), cli::usage())
 }
