@@ -295,7 +295,13 @@ class Router:
                 # SystemExit and KeyboardInterrupt too: a handler cannot end the app
                 import traceback
 
-                return _error(msg_id, _describe(exc), type(exc).__name__, traceback.format_exc())
+                tb = traceback.format_exc()
+                # Where the developer looks, in every mode; the page gets it too.
+                try:
+                    print(f"auroraview: handler for {method!r} failed:\n{tb}", end="", file=sys.stderr, flush=True)
+                except Exception:  # noqa: BLE001 - stderr closed
+                    pass
+                return _error(msg_id, _describe(exc), type(exc).__name__, tb)
             try:
                 return _dumps({"id": msg_id, "ok": True, "result": result})
             except BaseException as exc:  # noqa: BLE001 - TypeError, ValueError (NaN), RecursionError (cycle)
