@@ -52,6 +52,11 @@ impl PackCache {
         write_atomic(&self.root.join("frames").join(format!("{key}.{ext}")), bytes)
     }
 
+    /// The cache's directory (which may not exist yet).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// A subdirectory of the cache (not created).
     pub fn dir(&self, name: &str) -> PathBuf {
         self.root.join(name)

@@ -74,6 +74,29 @@ fn is_junk_file(name: &str) -> bool {
     name.ends_with(".pyc") || name.ends_with(".pyo") || name == ".DS_Store"
 }
 
+/// Files of a web project (its package manager, bundler and TypeScript sources), skipped when
+/// directories of `include_paths` are walked; an include path naming such a file packs it.
+/// `node_modules/` is in [`JUNK_DIRS`]; the frontend and output directories are skipped by path.
+const WEB_FILES: [&str; 9] = [
+    "package.json",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "bun.lockb",
+    "bun.lock",
+    // npm's settings, auth tokens included.
+    ".npmrc",
+    ".yarnrc.yml",
+];
+
+pub fn is_web_file(name: &str) -> bool {
+    WEB_FILES.contains(&name)
+        || (name.starts_with("tsconfig") && name.ends_with(".json"))
+        || name.starts_with("vite.config.")
+        || [".ts", ".tsx", ".jsx", ".mts", ".cts"].iter().any(|ext| name.ends_with(ext))
+}
+
 pub fn warn(message: impl std::fmt::Display) {
     eprintln!("warning: {message}");
 }
@@ -515,7 +538,8 @@ pub fn frontend(cfg: &Config) -> Result<Vec<Input>> {
 pub fn app_python(cfg: &Config, out_dir: &Path) -> Result<Vec<Input>> {
     let excludes = Excludes::new(&cfg.python.exclude)?;
     let frontend = canonical(&cfg.frontend.dir);
-    let out_dirs = [canonical(out_dir), canonical(&cfg.root.join("dist"))];
+    let mut out_dirs = vec![canonical(out_dir), canonical(&cfg.root.join("dist"))];
+    out_dirs.extend(cfg.app.out_dir.as_deref().map(canonical));
     let config_file = canonical(&cfg.file);
     let bounds = Bounds::of(cfg);
     let mut inputs = Vec::new();
@@ -537,7 +561,10 @@ pub fn app_python(cfg: &Config, out_dir: &Path) -> Result<Vec<Input>> {
             }
             Some(_) => {}
         }
-        let skip = |path: &Path, rel: &str, _dir: bool| {
+        let skip = |path: &Path, rel: &str, dir: bool| {
+            if !dir && path.file_name().and_then(|n| n.to_str()).is_some_and(is_web_file) {
+                return true;
+            }
             let c = canonical(path);
             c == frontend || out_dirs.contains(&c) || c == config_file || excludes.matches(rel)
         };
@@ -563,6 +590,83 @@ pub fn app_python(cfg: &Config, out_dir: &Path) -> Result<Vec<Input>> {
         }
     }
     dedup(inputs)
+}
+
+/// Who chose the output directory: `build --out-dir`, `[app] out_dir`, or neither (`dist/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutDirFrom {
+    Flag,
+    Key,
+    Default,
+}
+
+/// Refuses an output directory inside what the next build packs: the frontend directory, or an
+/// include path directory (for one that holds the whole project, only the directory itself: the
+/// walk skips output directories below it). Nothing is written before this check.
+pub fn check_out_dir(cfg: &Config, out_dir: &Path, from: OutDirFrom) -> Result<()> {
+    let out = resolved(out_dir);
+    let root = resolved(&cfg.root);
+    let mut inside: Option<(String, &Path)> = None;
+    if out.starts_with(resolved(&cfg.frontend.dir)) {
+        inside = Some(("frontend.path".into(), &cfg.frontend.dir));
+    }
+    for (i, inc) in cfg.python.include_paths.iter().enumerate() {
+        if inside.is_some() || !inc.is_dir() {
+            continue;
+        }
+        let dir = resolved(inc);
+        let hit = if root.starts_with(&dir) { out == dir } else { out.starts_with(&dir) };
+        if hit {
+            inside = Some((format!("python.include_paths.{i}"), inc));
+        }
+    }
+    let Some((key, dir)) = inside else { return Ok(()) };
+    let dir = lexical(dir);
+    let what = if key == "frontend.path" { "the frontend" } else { "app code" };
+    let (named, fix) = match from {
+        OutDirFrom::Flag => (
+            format!("`--out-dir` {}", out_dir.display()),
+            "pass an `--out-dir` outside it (or leave it out to use `[app] out_dir`)".to_string(),
+        ),
+        OutDirFrom::Key => (
+            format!("{}: `app.out_dir`: the output directory {}", cfg.file.display(), out_dir.display()),
+            "set `[app] out_dir` (relative to the config file) to a directory outside it, e.g. `out_dir = \"release\"`"
+                .to_string(),
+        ),
+        OutDirFrom::Default => (
+            format!(
+                "{}: the default output directory {} (no `app.out_dir`, no `--out-dir`)",
+                cfg.file.display(),
+                out_dir.display()
+            ),
+            "set `[app] out_dir` (relative to the config file) to a directory outside it, e.g. `out_dir = \"release\"`"
+                .to_string(),
+        ),
+    };
+    bail!(
+        "{named} is inside `{key}` ({}), which is packed as {what}: the next build would pack this build's executable\nhint: {fix}; nothing was written",
+        dir.display()
+    )
+}
+
+/// `p` made absolute and canonical as far as it exists, the rest (not yet created) appended.
+fn resolved(p: &Path) -> PathBuf {
+    let p = lexical(&std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
+    let mut base = p.clone();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(mut c) = std::fs::canonicalize(&base) {
+            c.extend(rest.iter().rev());
+            return c;
+        }
+        match (base.file_name().map(|n| n.to_os_string()), base.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                base = parent.to_path_buf();
+            }
+            _ => return p,
+        }
+    }
 }
 
 /// `python/bin/` from `external_bin`.

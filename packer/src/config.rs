@@ -43,6 +43,8 @@ struct RawApp {
     name: String,
     version: Option<String>,
     title: Option<String>,
+    icon: Option<String>,
+    out_dir: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -52,6 +54,18 @@ struct RawWindow {
     height: Option<u32>,
     resizable: Option<bool>,
     debug: Option<bool>,
+    min_width: Option<u32>,
+    min_height: Option<u32>,
+    max_width: Option<u32>,
+    max_height: Option<u32>,
+    center: Option<bool>,
+    x: Option<i32>,
+    y: Option<i32>,
+    always_on_top: Option<bool>,
+    decorations: Option<bool>,
+    fullscreen: Option<bool>,
+    maximized: Option<bool>,
+    icon: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -60,6 +74,8 @@ struct RawFrontend {
     path: Option<String>,
     build: Option<String>,
     csp: Option<String>,
+    dev_url: Option<String>,
+    dev_command: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -139,15 +155,23 @@ pub struct App {
     pub name: String,
     pub version: String,
     pub title: String,
+    /// `[app] out_dir`, absolute: where `build` writes (`--out-dir` wins; default `dist/`).
+    pub out_dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Window {
     pub width: u32,
     pub height: u32,
     pub resizable: bool,
     pub debug: bool,
+    /// Size limits, placement, frame; `icon` is the PNG's absolute path here (the manifest gets its
+    /// overlay path, [`ICON_PATH`]).
+    pub options: auroraview_overlay::WindowOptions,
 }
+
+/// Where `[app] icon` (or `[window] icon`) goes in the overlay.
+pub const ICON_PATH: &str = "window/icon.png";
 
 #[derive(Debug, Clone)]
 pub struct Frontend {
@@ -155,6 +179,10 @@ pub struct Frontend {
     pub build: Option<String>,
     /// Replaces the window's default Content-Security-Policy.
     pub csp: Option<String>,
+    /// `auroraview-pack dev` loads the page from this dev server (e.g. Vite's) instead.
+    pub dev_url: Option<String>,
+    /// Started by `auroraview-pack dev` in the config's directory, stopped with it.
+    pub dev_command: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -386,19 +414,89 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
             "use letters, digits, `-`, `_` and `.` only, e.g. `name = \"my-app\"`".to_string(),
         ));
     }
+    let app_icon = app.icon.clone();
     let app = App {
         version: app.version.unwrap_or_else(|| "0.1.0".into()),
         title: app.title.unwrap_or_else(|| app.name.clone()),
+        out_dir: match app.out_dir.as_deref().map(str::trim) {
+            None => None,
+            Some("") => {
+                return Err(src.error(
+                    &["app", "out_dir"],
+                    "the output directory is empty".to_string(),
+                    "give a directory relative to the config file, e.g. `out_dir = \"dist\"`".to_string(),
+                ));
+            }
+            Some(d) => Some(lexical_abs(&root, d)),
+        },
         name: app.name,
     };
 
-    let window = Window {
-        width: raw.window.width.unwrap_or(1280),
-        height: raw.window.height.unwrap_or(720),
-        resizable: raw.window.resizable.unwrap_or(true),
-        debug: raw.window.debug.unwrap_or(false),
+    let w = raw.window;
+    let icon = match (&app_icon, &w.icon) {
+        (Some(_), Some(_)) => {
+            return Err(src.error(
+                &["window", "icon"],
+                "the icon is given twice, as `app.icon` and `window.icon`".to_string(),
+                "keep one of them".to_string(),
+            ));
+        }
+        (Some(p), None) => Some((p, ["app", "icon"])),
+        (None, Some(p)) => Some((p, ["window", "icon"])),
+        (None, None) => None,
     };
-    for (key, v) in [("width", window.width), ("height", window.height)] {
+    let icon = match icon {
+        None => None,
+        Some((text, key)) => Some(check_icon(src, &key, &abs(text))?),
+    };
+    let window = Window {
+        width: w.width.unwrap_or(1280),
+        height: w.height.unwrap_or(720),
+        resizable: w.resizable.unwrap_or(true),
+        debug: w.debug.unwrap_or(false),
+        options: auroraview_overlay::WindowOptions {
+            min_width: w.min_width,
+            min_height: w.min_height,
+            max_width: w.max_width,
+            max_height: w.max_height,
+            center: w.center.unwrap_or(false),
+            x: w.x,
+            y: w.y,
+            always_on_top: w.always_on_top.unwrap_or(false),
+            decorations: w.decorations.filter(|d| !d),
+            fullscreen: w.fullscreen.unwrap_or(false),
+            maximized: w.maximized.unwrap_or(false),
+            icon: icon.map(|p| p.to_string_lossy().into_owned()),
+        },
+    };
+    let o = &window.options;
+    if let (Some(min), Some(max)) = (o.min_width, o.max_width)
+        && min > max
+    {
+        return Err(src.error(
+            &["window", "min_width"],
+            format!("min_width {min} is larger than max_width {max}"),
+            "make min_width at most max_width".to_string(),
+        ));
+    }
+    if let (Some(min), Some(max)) = (o.min_height, o.max_height)
+        && min > max
+    {
+        return Err(src.error(
+            &["window", "min_height"],
+            format!("min_height {min} is larger than max_height {max}"),
+            "make min_height at most max_height".to_string(),
+        ));
+    }
+    for (key, v) in [
+        ("width", Some(window.width)),
+        ("height", Some(window.height)),
+        ("min_width", o.min_width),
+        ("min_height", o.min_height),
+        ("max_width", o.max_width),
+        ("max_height", o.max_height),
+    ] {
+        let Some(v) = v else { continue };
         if v == 0 || v > 16384 {
             return Err(src.error(
                 &["window", key],
@@ -612,7 +710,13 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         root: root.clone(),
         app,
         window,
-        frontend: Frontend { dir: frontend_dir, build: raw.frontend.build, csp: raw.frontend.csp },
+        frontend: Frontend {
+            dir: frontend_dir,
+            build: raw.frontend.build,
+            csp: raw.frontend.csp,
+            dev_url: dev_url(src, raw.frontend.dev_url)?,
+            dev_command: raw.frontend.dev_command.filter(|c| !c.trim().is_empty()),
+        },
         python: Python {
             entry_point,
             entry_point_text: entry_text,
@@ -700,6 +804,21 @@ fn resolve_plugins(
     Ok(plugins)
 }
 
+/// `root.join(rel)` with `.` and `..` folded away (without looking at the file system).
+fn lexical_abs(root: &Path, rel: &str) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in root.join(rel).components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 fn is_minor_version(v: &str) -> bool {
     let mut parts = v.split('.');
     matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None)
@@ -737,6 +856,75 @@ fn read_requirements(src: &Source, file: &Path) -> Result<Vec<String>, ConfigErr
     Ok(out)
 }
 
+/// `[frontend] dev_url`: an `http(s)://host[:port]/...` URL, whose origin `dev` lets reach Python.
+fn dev_url(src: &Source, url: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(url) = url else { return Ok(None) };
+    check_dev_url(&url).map_err(|why| {
+        src.error(
+            &["frontend", "dev_url"],
+            format!("`{url}` is not a dev server URL: {why}"),
+            "write e.g. `dev_url = \"http://localhost:5173\"`".to_string(),
+        )
+    })?;
+    Ok(Some(url))
+}
+
+/// Whether `url` is a usable dev server address; the reason when not.
+pub fn check_dev_url(url: &str) -> Result<(), &'static str> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or("it must start with http:// or https://")?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.contains('@') {
+        return Err("it names no host");
+    }
+    if !url.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("it holds spaces or characters that are not printable ASCII");
+    }
+    Ok(())
+}
+
+/// The window icon: a PNG file of at most 1024x1024 pixels (checked from its header).
+fn check_icon(src: &Source, key: &[&str], path: &Path) -> Result<PathBuf, ConfigError> {
+    let fail = |message: String| {
+        src.error(key, message, "give the path (relative to the config file) of a PNG image, e.g. 256x256".to_string())
+    };
+    let mut head = [0u8; 24];
+    let read = std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head));
+    if let Err(e) = read {
+        return Err(fail(format!("cannot read the icon {}: {e}", path.display())));
+    }
+    if &head[..8] != b"\x89PNG\r\n\x1a\n" || &head[12..16] != b"IHDR" {
+        return Err(fail(format!("the icon {} is not a PNG image", path.display())));
+    }
+    let (w, h) = (
+        u32::from_be_bytes(head[16..20].try_into().unwrap_or_default()),
+        u32::from_be_bytes(head[20..24].try_into().unwrap_or_default()),
+    );
+    if w == 0 || h == 0 || w > 1024 || h > 1024 {
+        return Err(fail(format!("the icon {} is {w}x{h} pixels; at most 1024x1024 is used", path.display())));
+    }
+    Ok(path.to_path_buf())
+}
+
+/// The file of `module` (`pkg.mod`) in `include_paths`: `pkg/mod.py` or `pkg/mod/__init__.py`; else
+/// every path tried.
+pub fn module_file(include_paths: &[PathBuf], module: &str) -> Result<PathBuf, Vec<PathBuf>> {
+    let rel: PathBuf = module.split('.').collect();
+    let mut searched = Vec::new();
+    for inc in include_paths {
+        let base = if inc.is_file() { inc.parent().unwrap_or(inc).to_path_buf() } else { inc.clone() };
+        for candidate in [base.join(&rel).with_extension("py"), base.join(&rel).join("__init__.py")] {
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+            searched.push(candidate);
+        }
+    }
+    Err(searched)
+}
+
 fn resolve_entry_point(
     src: &Source,
     root: &Path,
@@ -765,17 +953,7 @@ fn resolve_entry_point(
         }
         auroraview_overlay::EntryPoint::Function { module, .. } => module,
     };
-    let rel: PathBuf = module.split('.').collect();
-    let mut searched = Vec::new();
-    for inc in include_paths {
-        let base = if inc.is_file() { inc.parent().unwrap_or(inc).to_path_buf() } else { inc.clone() };
-        for candidate in [base.join(&rel).with_extension("py"), base.join(&rel).join("__init__.py")] {
-            if candidate.is_file() {
-                return Ok(EntryPoint::Function);
-            }
-            searched.push(candidate);
-        }
-    }
+    let Err(searched) = module_file(include_paths, &module) else { return Ok(EntryPoint::Function) };
     Err(src.error(
         &key,
         format!(
@@ -858,6 +1036,66 @@ mod tests {
         }
     }
 
+    /// The first bytes of a PNG file of `w`x`h` pixels: all the icon check reads.
+    pub(super) fn png_header(w: u32, h: u32) -> Vec<u8> {
+        let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        b.extend(w.to_be_bytes());
+        b.extend(h.to_be_bytes());
+        b.extend([8, 6, 0, 0, 0]);
+        b
+    }
+
+    #[test]
+    fn icon_must_be_one_small_png() {
+        let dir = project();
+        let with = |table: &str| parse(dir.path(), &format!("[app]\nname = \"demo\"\n{table}"));
+        fs_err::write(dir.path().join("ok.png"), png_header(256, 256)).unwrap();
+        fs_err::write(dir.path().join("big.png"), png_header(2048, 16)).unwrap();
+        fs_err::write(dir.path().join("fake.png"), "GIF89a, not a png at all").unwrap();
+        let c = with("icon = \"ok.png\"\n").unwrap();
+        assert_eq!(c.window.options.icon.as_deref(), Some(dir.path().join("ok.png").to_str().unwrap()));
+        assert!(with("[window]\nicon = \"ok.png\"\n").unwrap().window.options.icon.is_some());
+        for (table, key, says) in [
+            ("icon = \"big.png\"\n", "app.icon", "2048x16"),
+            ("icon = \"fake.png\"\n", "app.icon", "not a PNG"),
+            ("icon = \"gone.png\"\n", "app.icon", "cannot read"),
+            ("icon = \"ok.png\"\n[window]\nicon = \"ok.png\"\n", "window.icon", "given twice"),
+        ] {
+            let e = with(table).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{table}: {e}");
+            assert!(e.to_string().contains(says), "{table}: {e}");
+        }
+    }
+
+    #[test]
+    fn window_limits_must_leave_a_size() {
+        let dir = project();
+        let with = |w: &str| parse(dir.path(), &format!("[app]\nname = \"demo\"\n[window]\n{w}"));
+        let c = with("min_width = 320\nmax_width = 900\nalways_on_top = true\ndecorations = false\n").unwrap();
+        assert_eq!((c.window.options.min_width, c.window.options.max_width), (Some(320), Some(900)));
+        assert!(c.window.options.always_on_top);
+        assert_eq!(c.window.options.decorations, Some(false));
+        // The default (decorated) is not written into the manifest.
+        assert_eq!(with("decorations = true\n").unwrap().window.options.decorations, None);
+        let e = with("min_width = 901\nmax_width = 900\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("window.min_width"), "{e}");
+        assert!(e.to_string().contains("901"), "{e}");
+        let e = with("min_height = 800\nmax_height = 700\n").unwrap_err();
+        assert!(e.to_string().contains("max_height 700"), "{e}");
+    }
+
+    #[test]
+    fn dev_url_must_be_an_http_origin() {
+        let dir = project();
+        let with = |u: &str| parse(dir.path(), &format!("[app]\nname = \"demo\"\n[frontend]\ndev_url = \"{u}\"\n"));
+        assert_eq!(with("http://localhost:5173").unwrap().frontend.dev_url.as_deref(), Some("http://localhost:5173"));
+        for bad in ["localhost:5173", "file:///etc", "http://", "http://user@evil.example", "http://a b"] {
+            let e = with(bad).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("frontend.dev_url"), "{bad}: {e}");
+            assert_eq!(e.line.map(|l| l.0), Some(4), "{bad}");
+        }
+    }
+
     #[test]
     fn unknown_key_names_key() {
         let dir = project();
@@ -877,12 +1115,28 @@ mod reference_tests {
         "app.name",
         "app.version",
         "app.title",
+        "app.icon",
+        "app.out_dir",
         "window.width",
         "window.height",
         "window.resizable",
         "window.debug",
+        "window.min_width",
+        "window.min_height",
+        "window.max_width",
+        "window.max_height",
+        "window.center",
+        "window.x",
+        "window.y",
+        "window.always_on_top",
+        "window.decorations",
+        "window.fullscreen",
+        "window.maximized",
+        "window.icon",
         "frontend.path",
         "frontend.build",
+        "frontend.dev_url",
+        "frontend.dev_command",
         "frontend.csp",
         "python.entry_point",
         "python.include_paths",
@@ -934,13 +1188,32 @@ mod reference_tests {
         fs_err::create_dir_all(dir.path().join("frontend")).unwrap();
         fs_err::write(dir.path().join("main.py"), "def run(): pass\n").unwrap();
         fs_err::write(dir.path().join("a.txt"), "").unwrap();
+        fs_err::write(dir.path().join("icon.png"), super::tests::png_header(16, 16)).unwrap();
         let mut tables: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for key in ALL_KEYS {
             let Some((table, name)) = key.split_once('.') else { continue };
             let value = match *key {
                 "app.name" => "\"x\"".to_string(),
-                "window.width" | "window.height" | "python.max_restarts" | "python.heartbeat_timeout" => "10".into(),
-                "window.resizable"
+                "window.width"
+                | "window.height"
+                | "window.min_width"
+                | "window.min_height"
+                | "window.max_width"
+                | "window.max_height"
+                | "window.x"
+                | "window.y"
+                | "python.max_restarts"
+                | "python.heartbeat_timeout" => "10".into(),
+                // One of the two icon keys; both at once are an error.
+                "window.icon" => continue,
+                "app.icon" => "\"icon.png\"".into(),
+                "frontend.dev_url" => "\"http://localhost:5173\"".into(),
+                "window.center"
+                | "window.always_on_top"
+                | "window.decorations"
+                | "window.fullscreen"
+                | "window.maximized"
+                | "window.resizable"
                 | "window.debug"
                 | "python.filesystem_importer"
                 | "python.embedded_fallback"

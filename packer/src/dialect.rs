@@ -339,9 +339,20 @@ pub fn translate(src: &Source) -> Result<Migration, ConfigError> {
                                 out.put(("app", "title"), Some(&key), moved(&value), &p);
                             }
                         }
-                        "frameless" | "transparent" | "always_on_top" | "fullscreen" | "maximized" => {
-                            out.only(&p, &value, is_false, "`false`")?
-                        }
+                        "always_on_top" | "fullscreen" | "maximized" | "min_width" | "min_height" | "max_width"
+                        | "max_height" => out.put(("window", &name), Some(&key), moved(&value), &p),
+                        // Our `decorations` says the opposite of the reference's `frameless`.
+                        "frameless" => match value.as_bool() {
+                            Some(frameless) => {
+                                let mut v = Value::from(!frameless);
+                                if let Some(old) = value.as_value() {
+                                    *v.decor_mut() = old.decor().clone();
+                                }
+                                out.put(("window", "decorations"), Some(&key), Item::Value(v), &p)
+                            }
+                            None => return Err(out.error(&p, "expected a boolean", "write `true` or `false`")),
+                        },
+                        "transparent" => out.only(&p, &value, is_false, "`false`")?,
                         _ => return Err(out.unsupported(&p)),
                     }
                 }
@@ -360,6 +371,7 @@ pub fn translate(src: &Source) -> Result<Migration, ConfigError> {
                             }
                             out.put(("python", &name), Some(&key), moved(&value), &p)
                         }
+                        "icon" => out.put(("app", "icon"), Some(&key), moved(&value), &p),
                         _ => return Err(out.unsupported(&p)),
                     }
                 }
@@ -400,12 +412,16 @@ pub fn translate(src: &Source) -> Result<Migration, ConfigError> {
                                 out.put(("frontend", "build"), Some(&key), Item::Value(v), &p);
                             }
                         }
-                        "out_dir" => out.only(
-                            &p,
-                            &value,
-                            |v| v.as_str().is_some_and(|s| s.trim_start_matches("./").trim_end_matches('/') == "dist"),
-                            "`\"dist\"` (pass `build --out-dir DIR` for another)",
-                        )?,
+                        "out_dir" => {
+                            if value.as_str().is_none() {
+                                return Err(out.error(
+                                    &p,
+                                    "expected a directory",
+                                    "write e.g. `out_dir = \"release\"`",
+                                ));
+                            }
+                            out.put(("app", "out_dir"), Some(&key), value.clone(), &p);
+                        }
                         "after" => out.only(&p, &value, is_empty, "an empty list")?,
                         _ => return Err(out.unsupported(&p)),
                     }
@@ -842,15 +858,12 @@ type = "trial"
     fn unsupported_keys_name_key_line_and_column() {
         let dir = project();
         let cases = [
-            ("[window]\nframeless = true\n", "window.frameless", 13, 13),
-            ("[window]\nalways_on_top = true\n", "window.always_on_top", 13, 17),
-            ("[window]\nmin_width = 800\n", "window.min_width", 13, 13),
+            ("[window]\ntransparent = true\n", "window.transparent", 13, 15),
             ("[window]\nstart_position = \"center\"\n", "window.start_position", 13, 18),
-            ("[bundle]\nicon = \"./icon.png\"\n", "bundle.icon", 13, 8),
+            ("[bundle]\ntargets = [\"deb\"]\n", "bundle.targets", 13, 11),
             ("[inject]\njs = \"./inject.js\"\n", "inject.js", 13, 6),
             ("optimize = 2\n", "backend.python.optimize", 12, 12),
             ("[backend.process]\nargs = [\"--x\"]\n", "backend.process.args", 13, 8),
-            ("[build]\nout_dir = \"./pack-output\"\n", "build.out_dir", 13, 11),
             ("[debug]\nenabled = true\ndevtools = false\n", "debug.devtools", 14, 12),
             (
                 "[[hooks.collect]]\nsource = \"a/*.json\"\ndest = \"r\"\npreserve_structure = true\n",
@@ -883,6 +896,19 @@ type = "trial"
         let dir = project();
         let extra = "optimize = 0\n[backend.process]\nargs = []\nconsole = false\n[window]\nframeless = false\ntransparent = false\nalways_on_top = false\n[build]\nout_dir = \"dist/\"\nafter = []\n[debug]\nverbose = false\n[license]\nenabled = false\n[inject]\n";
         parse(dir.path(), &minimal(extra)).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn window_options_map_onto_ours() {
+        let dir = project();
+        let extra = "[window]\nframeless = true\nalways_on_top = true\nmin_width = 400\nmax_height = 900\n";
+        let c = parse(dir.path(), &minimal(extra)).unwrap_or_else(|e| panic!("{e}"));
+        let o = &c.window.options;
+        assert_eq!(o.decorations, Some(false), "frameless is no decorations");
+        assert!(o.always_on_top);
+        assert_eq!((o.min_width, o.max_height), (Some(400), Some(900)));
+        let e = parse(dir.path(), &minimal("[window]\nframeless = \"yes\"\n")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("window.frameless"), "{e}");
     }
 
     #[test]

@@ -23,9 +23,19 @@ impl Reporter {
         Reporter { quiet, verbose, tty: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
     }
 
-    /// A long step: shown while it runs.
+    /// A long step: on a terminal a spinner with the step's phase and the time elapsed, else a line
+    /// per phase.
     pub fn step(&self, label: String) -> Step {
-        let bar = if self.tty && !self.quiet {
+        self.start(label, self.tty)
+    }
+
+    /// A step whose child process writes to the terminal itself: a line, no spinner to garble it.
+    pub fn step_with_output(&self, label: String) -> Step {
+        self.start(label, false)
+    }
+
+    fn start(&self, label: String, spinner: bool) -> Step {
+        let bar = if spinner && !self.quiet {
             let bar = ProgressBar::new_spinner();
             bar.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"));
             bar.enable_steady_tick(Duration::from_millis(120));
@@ -52,7 +62,7 @@ impl Step {
     pub fn message(&self, msg: &str) {
         match &self.bar {
             Some(bar) => bar.set_message(msg.to_string()),
-            None if self.reporter.verbose && !self.reporter.quiet => eprintln!("{msg}..."),
+            None if !self.reporter.quiet => eprintln!("  {msg}... ({:.1} s)", self.started.elapsed().as_secs_f64()),
             None => {}
         }
     }

@@ -32,13 +32,16 @@ pub struct Args {
 pub fn run(args: Args, report: Reporter) -> Result<()> {
     let started = Instant::now();
     let cfg = Config::load(&args.config)?;
+    // `--out-dir` wins over `[app] out_dir`; checked before anything is written or run.
+    let (out_dir, from) = match (args.out_dir, &cfg.app.out_dir) {
+        (Some(d), _) => (std::path::absolute(d)?, collect::OutDirFrom::Flag),
+        (None, Some(d)) => (d.clone(), collect::OutDirFrom::Key),
+        (None, None) => (cfg.root.join("dist"), collect::OutDirFrom::Default),
+    };
+    collect::check_out_dir(&cfg, &out_dir, from)?;
     if args.build {
         build_frontend(&cfg, &report)?;
     }
-    let out_dir = match args.out_dir {
-        Some(d) => std::path::absolute(d)?,
-        None => cfg.root.join("dist"),
-    };
     let strategy = cfg.python.strategy;
     // `system` apps run the machine's Python: any stub will do (the one without Python, below).
     let version = (strategy != Strategy::System).then_some(cfg.python.version.as_str());
@@ -71,6 +74,9 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
     inputs.extend(collect::external_bin(&cfg)?);
     inputs.extend(collect::resources(&cfg)?);
     inputs.extend(collect::hooks(&cfg)?);
+    if let Some(icon) = &cfg.window.options.icon {
+        inputs.push(collect::Input { archive_path: config::ICON_PATH.into(), source: icon.into() });
+    }
     let python_files = collect::app_python(&cfg, &out_dir)?;
 
     let cache = PackCache::open();
@@ -80,6 +86,8 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
         other => other.clone(),
     };
     let interp = python::find(&cfg.python.version, runtime_prefix.as_deref())?;
+    // The entry point's function, found by parsing its module (never importing it).
+    crate::entry::check(&cfg, &interp)?;
     let mut frames = Vec::new();
     let mut runtime_info = None;
     // `pyoxidizer`: Python modules are imported from in-memory tables, not files.
@@ -186,6 +194,10 @@ pub fn manifest_for(cfg: &Config, runtime: Option<RuntimeInfo>, gui: Option<Stri
             resizable: cfg.window.resizable,
             debug: cfg.window.debug,
             csp: cfg.frontend.csp.clone(),
+            options: auroraview_overlay::WindowOptions {
+                icon: cfg.window.options.icon.as_ref().map(|_| config::ICON_PATH.to_string()),
+                ..cfg.window.options.clone()
+            },
         },
         python: PythonInfo {
             entry_point: entry_point_in_overlay(cfg),
@@ -273,10 +285,23 @@ fn build_frontend(cfg: &Config, report: &Reporter) -> Result<()> {
             cfg.file.display()
         );
     };
-    let step = report.step(format!("Building the frontend: {cmd}"));
-    let status = shell(cmd).current_dir(&cfg.root).status().with_context(|| format!("running `{cmd}`"))?;
+    let step = report.step_with_output(format!("Building the frontend: {cmd}"));
+    let mut command = shell(cmd);
+    command.current_dir(&cfg.root);
+    // `-q`: the command's output is kept, and shown only when it fails.
+    let (status, output) = if report.quiet {
+        let out = command.stdin(std::process::Stdio::null()).output().with_context(|| format!("running `{cmd}`"))?;
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status, text)
+    } else {
+        (command.status().with_context(|| format!("running `{cmd}`"))?, String::new())
+    };
     if !status.success() {
-        bail!("`[frontend] build` = `{cmd}` failed ({status}) in {}", cfg.root.display());
+        let output = if output.trim().is_empty() { String::new() } else { format!(":\n{}", output.trim_end()) };
+        bail!(
+            "`[frontend] build` = `{cmd}` failed ({status}) in {}{output}\nhint: run `{cmd}` there to see why; `build` without --build packs `frontend.path` as it is",
+            cfg.root.display()
+        );
     }
     step.finish();
     Ok(())

@@ -34,6 +34,13 @@ pub fn run(args: Args) -> Result<()> {
         "window:     {}x{} resizable={} debug={}",
         m.window.width, m.window.height, m.window.resizable, m.window.debug
     )?;
+    if !m.window.options.is_default() {
+        let options = serde_json::to_string(&m.window.options)?;
+        writeln!(o, "options:    {options}")?;
+    }
+    if let Some(icon) = &m.window.options.icon {
+        writeln!(o, "icon:       {icon}")?;
+    }
     if let Some(csp) = &m.window.csp {
         writeln!(o, "csp:        {csp}")?;
     }
