@@ -6,6 +6,7 @@ mod collect;
 mod commands;
 mod config;
 mod dialect;
+mod entry;
 mod frames;
 mod inmemory;
 mod install;
@@ -42,6 +43,8 @@ enum Command {
     /// Make license keys and sign tokens for apps packed with `[license] type = "token"`.
     License(commands::license::Args),
     Migrate(commands::migrate::Args),
+    Init(commands::init::Args),
+    Info(commands::info::Args),
 }
 
 /// Exit codes: 0 ok, 1 for every reported error (bad input, missing tools, I/O), 2 for a bug in the
@@ -60,6 +63,8 @@ fn main() -> ExitCode {
         Command::Dev(args) => commands::dev::run(args),
         Command::License(args) => commands::license::run(args),
         Command::Migrate(args) => commands::migrate::run(args),
+        Command::Init(args) => commands::init::run(args, reporter),
+        Command::Info(args) => commands::info::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -70,6 +70,24 @@ impl Interpreter {
         Ok(())
     }
 
+    /// Runs `python -I -c script args...`, returning its stdout; failing with its output on error.
+    pub fn run_script(&self, script: &str, args: &[&std::ffi::OsStr], what: &str) -> Result<Vec<u8>> {
+        let out = Command::new(&self.executable)
+            .args(["-I", "-c", script])
+            .args(args)
+            .output()
+            .with_context(|| format!("running {}", self.executable.display()))?;
+        if !out.status.success() {
+            bail!(
+                "{what} failed ({}):\n{}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(out.stdout)
+    }
+
     /// Moves the compiled stdlib at `stdlib` into the zip `target`, leaving only `lib-dynload/`
     /// there (`py/zip_stdlib.py`).
     pub fn zip_stdlib(&self, stdlib: &Path, target: &Path, cache_tag: &str) -> Result<()> {

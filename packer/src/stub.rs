@@ -16,7 +16,7 @@ pub const GUI_NAME: &str = if cfg!(windows) {
 };
 
 /// The versions the runtime builds against (PyO3's range): `ci/build-stubs` builds these.
-const SUPPORTED: [&str; 5] = ["3.9", "3.10", "3.11", "3.12", "3.13"];
+pub const SUPPORTED: [&str; 5] = ["3.9", "3.10", "3.11", "3.12", "3.13"];
 
 #[derive(Debug, Clone)]
 pub struct Stub {
