@@ -39,7 +39,7 @@ resources = []
 
 [build]
 before = ["mkdir -p dist", "cp web/index.html dist/index.html"]
-out_dir = "./dist"
+out_dir = "./pack-output"
 
 # Data files the backend reads
 [[hooks.collect]]
