@@ -109,20 +109,20 @@ fn reference_config_packs_and_runs() {
 
 #[test]
 fn unsupported_key_fails_with_its_line() {
-    let config = REFERENCE.replace("resizable = true\n", "resizable = true\nframeless = true\n");
-    let line = config.lines().position(|l| l == "frameless = true").unwrap() + 1;
+    let config = REFERENCE.replace("resizable = true\n", "resizable = true\ntransparent = true\n");
+    let line = config.lines().position(|l| l == "transparent = true").unwrap() + 1;
     let p = project(&config);
     let out = p.pack_output(&["--build"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("auroraview.pack.toml:{line}:13: `window.frameless`")), "{stderr}");
+    assert!(stderr.contains(&format!("auroraview.pack.toml:{line}:15: `window.transparent`")), "{stderr}");
     assert!(stderr.contains("not supported yet"), "{stderr}");
     assert!(!p.path().join("dist/refapp").exists());
 
     let migrate =
         Command::new(bin("auroraview-pack")).arg("migrate").arg("--config").arg(p.config_path()).output().unwrap();
     assert!(!migrate.status.success());
-    assert!(String::from_utf8_lossy(&migrate.stderr).contains(&format!(":{line}:13: `window.frameless`")));
+    assert!(String::from_utf8_lossy(&migrate.stderr).contains(&format!(":{line}:15: `window.transparent`")));
 }
 
 #[test]
