@@ -22,7 +22,9 @@ fn main() {
     let version = format!("{}.{}", config.version().major, config.version().minor);
     println!("cargo::rustc-env=AURORAVIEW_PYTHON_VERSION={version}");
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
-        println!("cargo::rustc-link-arg-bins=-Wl,--export-dynamic");
+        // Only CPython's API (`Py*`, `_Py*`): extension modules need nothing else from the runtime,
+        // and exporting every symbol would keep all of the Rust code alive for the dynamic table.
+        println!("cargo::rustc-link-arg-bins=-Wl,--export-dynamic-symbol=Py*,--export-dynamic-symbol=_Py*");
     }
     // A configuration that links by itself (written for another interpreter) is left to PyO3.
     if !config.suppress_build_script_link_lines() || !config.extra_build_script_lines().is_empty() {

@@ -79,6 +79,22 @@ def add(a, b):
     return a + b
 
 
+@view.bind_call("api.extensions")
+def extensions():
+    """Imports every extension module of the bundled stdlib; the ones that fail, with why."""
+    import importlib
+
+    dynload = [p for p in sys.path if p.endswith("lib-dynload")]
+    names = sorted({f.split(".")[0] for d in dynload for f in os.listdir(d) if f.endswith(".so")})
+    failed = {}
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as e:
+            failed[name] = f"{type(e).__name__}: {e}"
+    return {"count": len(names), "failed": failed}
+
+
 @view.bind_call("api.data")
 def data():
     return verdata.read()
@@ -149,6 +165,10 @@ fn run_checks(version: &str, strategy: &str, hide_python: bool) {
     let r = app.call("api.version", Value::Null);
     assert_eq!(r["result"], expected, "{version} {strategy}: {r}\n{}", app.stderr());
     assert_eq!(app.call("api.add", json!([2, 40]))["result"], 42, "{version} {strategy}");
+    // Extension modules resolve CPython's API against the stub, which exports it.
+    let r = app.call("api.extensions", Value::Null);
+    assert!(r["result"]["count"].as_u64().unwrap_or(0) > 40, "{version} {strategy}: {r}\n{}", app.stderr());
+    assert_eq!(r["result"]["failed"], json!({}), "{version} {strategy}: {r}");
     let r = app.call("api.data", Value::Null);
     assert_eq!(r["result"], "data for verdata", "{version} {strategy}: importlib.resources: {r}\n{}", app.stderr());
     let r = app.call("api.command", Value::Null);
