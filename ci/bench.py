@@ -297,12 +297,64 @@ def scientific(work, env):
         "ms", "<= 30 ms")
 
 
+def pyinstaller_builds(work):
+    """ci/bench_server.py frozen by PyInstaller --onefile, plain and --strip; [] without PyInstaller."""
+    try:
+        subprocess.run([PYTHON, "-m", "PyInstaller", "--version"], check=True, capture_output=True)
+    except (subprocess.CalledProcessError, OSError):
+        return []
+    builds = []
+    for label, extra in (("PyInstaller onefile", []), ("PyInstaller onefile, --strip", ["--strip"])):
+        out = tempfile.mkdtemp(dir=work)
+        subprocess.run([PYTHON, "-m", "PyInstaller", "--onefile", "--noconfirm", "--log-level", "ERROR",
+                        "--distpath", os.path.join(out, "dist"), "--workpath", os.path.join(out, "build"),
+                        "--specpath", out, "--name", "server", *extra, os.path.join(ROOT, "ci", "bench_server.py")],
+                       check=True, capture_output=True)
+        builds.append((label, os.path.join(out, "dist", "server")))
+    return builds
+
+
+def peers(work, env, exe):
+    """Our packed app beside the same server frozen by PyInstaller, interleaved run by run."""
+    builds = pyinstaller_builds(work)
+    if not builds:
+        print("PyInstaller: not installed, no comparison (`pip install pyinstaller` adds it)")
+        return
+    runs = max(RUNS // 2, 5)
+    rows = [("ours, standalone", [exe, "--headless"], exe)] + [(label, [b], b) for label, b in builds]
+    rows.append(("plain CPython, -S", SERVER, None))
+    start = {name: [] for name, _, _ in rows}
+    cold = []
+    for _ in range(runs):
+        for name, cmd, _ in rows:
+            start[name].append(first_call(cmd, env))
+        cold.append(first_call([exe, "--headless"], dict(env, AURORAVIEW_CACHE_DIR=tempfile.mkdtemp(dir=work))))
+    print(f"beside PyInstaller {subprocess.run([PYTHON, '-m', 'PyInstaller', '--version'], capture_output=True, text=True).stdout.strip()}"
+          f" (ci/bench_server.py frozen; it extracts itself on every run), interleaved, medians of {runs} runs:")
+    print(f"  {'':<30} {'MiB':>6} {'start ms':>9} {'per call us':>12} {'calls/s k':>10}")
+    for name, cmd, path in rows:
+        size = f"{os.path.getsize(path) / 2**20:6.1f}" if path else f"{'':6}"
+        seq = median(lambda: sequential(cmd, env, SEQ_CALLS), 3) * 1e6
+        pipe = median(lambda: pipelined(cmd, env, PIPE_CALLS), 3)
+        print(f"  {name:<30} {size} {statistics.median(start[name]) * 1e3:9.1f} {seq:12.2f} {1e-3 / pipe:10.0f}")
+    print(f"  {'ours, first run (extraction)':<30} {'':6} {statistics.median(cold) * 1e3:9.1f}")
+
+
 def main():
     # Not /tmp: file creation there was measured 5x slower than elsewhere on the same disk here,
     # and the cache normally lives in ~/.cache.
     base = os.path.join(TARGET, "bench")
     os.makedirs(base, exist_ok=True)
     work = tempfile.mkdtemp(prefix="run-", dir=base)
+    if sys.argv[1:] == ["peers"]:
+        try:
+            exe = pack(work)
+            env = dict(os.environ, AURORAVIEW_CACHE_DIR=os.path.join(work, "cache"))
+            first_call([exe, "--headless"], env)
+            peers(work, env, exe)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     if sys.argv[1:] == ["scientific"]:
         try:
             scientific(work, dict(os.environ))
@@ -376,6 +428,7 @@ def main():
             * 1e3, None, "ms", "<= 400 ms")
         row("packed size, examples/hello", os.path.getsize(hello) / 2**20, None, "MiB", "")
         strategies(work, env)
+        peers(work, env, exe)
         scientific(work, env)
         webview(exe, env, work)
     finally:
