@@ -179,7 +179,7 @@ def page_report(cmd, env, work):
     return stats
 
 
-def webview(exe, env, work, runs=3):
+def webview(work, env, exe, runs=3):
     ours = [page_report([exe], env, work) for _ in range(runs)]
     bare = [page_report([exe, "--bench-bare-webview", "@REPORT@"], env, work) for _ in range(runs)]
     med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
@@ -346,12 +346,12 @@ def main():
     base = os.path.join(TARGET, "bench")
     os.makedirs(base, exist_ok=True)
     work = tempfile.mkdtemp(prefix="run-", dir=base)
-    if sys.argv[1:] == ["peers"]:
+    if sys.argv[1:] in (["peers"], ["webview"]):
         try:
             exe = pack(work)
             env = dict(os.environ, AURORAVIEW_CACHE_DIR=os.path.join(work, "cache"))
             first_call([exe, "--headless"], env)
-            peers(work, env, exe)
+            (peers if sys.argv[1] == "peers" else webview)(work, env, exe)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return
@@ -430,7 +430,7 @@ def main():
         strategies(work, env)
         peers(work, env, exe)
         scientific(work, env)
-        webview(exe, env, work)
+        webview(work, env, exe)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
