@@ -103,23 +103,6 @@ def decimal_():
     return str(_decimal.Decimal(1) / _decimal.Decimal(7))
 
 
-@view.bind_call("api.import_every_extension")
-def import_every_extension():
-    """Imports every extension module of the bundled stdlib; the ones that fail, with why."""
-    import importlib
-    import sys
-
-    dynload = next(p for p in sys.path if p.endswith("lib-dynload"))
-    names = sorted({f.split(".")[0] for f in os.listdir(dynload) if f.endswith(".so")})
-    failed = {}
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except Exception as e:
-            failed[name] = f"{type(e).__name__}: {e}"
-    return {"count": len(names), "failed": failed}
-
-
 @view.bind_call("api.loaded")
 def loaded(hidden):
     """Where the shared libraries in this process come from, and what the hidden files read as."""
@@ -138,7 +121,7 @@ def run():
 
 fn project(strategy: &str) -> Project {
     let p = Project::new();
-    p.write("main.py", MAIN);
+    p.write("main.py", &format!("{MAIN}{EXTENSIONS_HANDLER}"));
     p.config(&format!(
         "[app]\nname = \"selfcontained\"\n\n[python]\nentry_point = \"main:run\"\nstrategy = \"{strategy}\"\n"
     ));
@@ -196,7 +179,7 @@ fn assert_self_contained(exe: &Path, packed: &[String], tree_of: impl Fn(&Path) 
     assert_eq!(decimal["result"], "0.1428571428571428571428571429", "{decimal}");
 
     // Extension modules resolve CPython's API against the runtime, which exports it (and only it).
-    let every = app.call("api.import_every_extension", Value::Null);
+    let every = app.call("api.extensions", Value::Null);
     assert_eq!(every["ok"], true, "{every}\n{}", app.stderr());
     assert!(every["result"]["count"].as_u64().unwrap() > 40, "{every}");
     assert_eq!(every["result"]["failed"], json!({}), "{every}");

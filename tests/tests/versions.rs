@@ -79,22 +79,6 @@ def add(a, b):
     return a + b
 
 
-@view.bind_call("api.extensions")
-def extensions():
-    """Imports every extension module of the bundled stdlib; the ones that fail, with why."""
-    import importlib
-
-    dynload = [p for p in sys.path if p.endswith("lib-dynload")]
-    names = sorted({f.split(".")[0] for d in dynload for f in os.listdir(d) if f.endswith(".so")})
-    failed = {}
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except Exception as e:
-            failed[name] = f"{type(e).__name__}: {e}"
-    return {"count": len(names), "failed": failed}
-
-
 @view.bind_call("api.data")
 def data():
     return verdata.read()
@@ -140,7 +124,7 @@ fn run_checks(version: &str, strategy: &str, hide_python: bool) {
         return;
     };
     let p = Project::new();
-    p.write("app/main.py", MAIN)
+    p.write("app/main.py", &format!("{MAIN}{EXTENSIONS_HANDLER}"))
         .write("app/verdata/__init__.py", DATA)
         .write("app/verdata/data.txt", "data for verdata\n");
     p.config(&format!(

@@ -28,3 +28,19 @@ async function main(): Promise<void> {
   console.log(inWindow, greeting);
 }
 main();
+
+// The package's types are the bridge's own shapes: a change to one without the other fails here.
+import type * as Page from "../../python/auroraview/auroraview";
+import type * as Package from "../../packages/bridge/index.js";
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const sameShapes: [
+  Same<Page.CallOptions, Package.CallOptions>,
+  Same<Page.AuroraViewErrorType, Package.AuroraViewErrorType>,
+  Same<Page.AuroraViewError, Package.AuroraViewError>,
+  Same<Page.BackendStatus, Package.BackendStatus>,
+  Same<Page.ProcessOutput, Package.ProcessOutput>,
+  Same<Page.ProcessExit, Package.ProcessExit>,
+  Same<Page.EventHandler<number>, Package.EventHandler<number>>,
+  Same<Page.AuroraViewBridge["call"], typeof Package.call>,
+] = [true, true, true, true, true, true, true, true];
+console.log(sameShapes);

@@ -11,6 +11,27 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// `target/<profile>/`, where `ci/test` built the binaries.
+/// Python appended to an app's `main.py` (which has a module-level `view`): `api.extensions`
+/// imports every extension module in `lib-dynload` and answers `{"count", "failed": {name: why}}`.
+pub const EXTENSIONS_HANDLER: &str = r#"
+
+@view.bind_call("api.extensions")
+def _import_every_extension():
+    import importlib
+    import os
+    import sys
+
+    dynload = [p for p in sys.path if p.endswith("lib-dynload")]
+    names = sorted({f.split(".")[0] for d in dynload for f in os.listdir(d) if f.endswith(".so")})
+    failed = {}
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as e:
+            failed[name] = f"{type(e).__name__}: {e}"
+    return {"count": len(names), "failed": failed}
+"#;
+
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     exe.parent().unwrap().parent().unwrap().to_path_buf()
