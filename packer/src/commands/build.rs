@@ -7,7 +7,8 @@ use crate::report::Reporter;
 use crate::{archive, collect, python, stub};
 use anyhow::{Context, Result, bail};
 use auroraview_overlay::{
-    AppInfo, LicenseInfo, Manifest, OverlayParts, PythonInfo, RuntimeInfo, SourceFile, Strategy, WindowInfo,
+    AppInfo, LicenseInfo, Manifest, OverlayParts, PythonInfo, RuntimeFrame, RuntimeInfo, SourceFile, Strategy,
+    WindowInfo,
 };
 use std::path::PathBuf;
 use std::time::Instant;
@@ -120,6 +121,14 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
             stdlib_zip: (!in_memory).then(|| frames::stdlib_zip_rel(&interp.minor)),
             target: interp.platform.clone(),
             glibc_floor,
+            // A standalone runtime is extracted once and shared by every app built on it.
+            frame: (strategy == Strategy::Standalone).then(|| RuntimeFrame {
+                offset: frames.iter().map(|f: &auroraview_overlay::Frame| f.compressed.len() as u64).sum(),
+                len: frame.compressed.len() as u64,
+                hash: format!("blake3:{}", blake3::hash(&frame.compressed).to_hex()),
+                files: frame.index.len() as u64,
+                bytes: size,
+            }),
         });
         frames.push(frame);
         bundled = rt.libraries;

@@ -47,6 +47,15 @@ pub fn run(args: Args) -> Result<()> {
     writeln!(o, "strategy:   {} (isolation: {:?})", m.python.strategy.as_str(), m.python.isolation)?;
     writeln!(o, "entry:      {}", m.python.entry_point)?;
     writeln!(o, "python:     {}", m.runtime.as_ref().map(|r| r.python_version.as_str()).unwrap_or("none bundled"))?;
+    if let Some(f) = m.runtime.as_ref().and_then(|r| r.frame.as_ref()) {
+        writeln!(
+            o,
+            "runtime:    shared between apps, {} files ({:.1} MiB packed), {}",
+            f.files,
+            f.len as f64 / 1048576.0,
+            f.hash
+        )?;
+    }
     if let Some(floor) = m.runtime.as_ref().and_then(|r| r.glibc_floor.as_deref()) {
         writeln!(o, "glibc:      {floor} or newer")?;
     }

@@ -28,11 +28,11 @@ pub use entry::{EntryPoint, EntryPointError};
 pub use error::{Error, Result};
 pub use format::{FORMAT_VERSION, HEADER_LEN, Header, SCAN_WINDOW, TRAILER_LEN, Trailer};
 pub use manifest::{
-    AppInfo, EntryKind, IndexEntry, Isolation, LicenseInfo, Manifest, PythonInfo, RuntimeInfo, Strategy, WindowInfo,
-    WindowOptions,
+    AppInfo, EntryKind, IndexEntry, Isolation, LicenseInfo, Manifest, PythonInfo, RuntimeFrame, RuntimeInfo, Strategy,
+    WindowInfo, WindowOptions,
 };
 pub use payload::{Content, Frame, FrameBuilder, SourceFile, is_executable, open_regular, validate_entry_path};
-pub use reader::{Extracted, Overlay};
+pub use reader::{Extracted, Overlay, SharedRuntime};
 pub use writer::{OverlayParts, write_executable};
 
 pub use cache::{cache_root, check_owned, private_dir};

@@ -198,6 +198,27 @@ pub struct RuntimeInfo {
     /// manifests of packers that did not record it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glibc_floor: Option<String>,
+    /// Where the runtime's own frame (every entry below `root`, nothing else) lies in the payload:
+    /// a first run extracts it once into a runtime shared by every app built on the same one,
+    /// named by the hash of its compressed bytes, and skips it when that runtime is already there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<RuntimeFrame>,
+}
+
+/// The runtime frame's place in the payload, and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeFrame {
+    /// Bytes from the start of the payload.
+    pub offset: u64,
+    /// Compressed length.
+    pub len: u64,
+    /// `blake3:<hex>` of the compressed bytes: checked as they are read, before the shared runtime
+    /// they unpack to is used by anyone.
+    pub hash: String,
+    /// Files in the frame, and their unpacked bytes.
+    pub files: u64,
+    pub bytes: u64,
 }
 
 /// One entry of the index section: what `inspect` lists.

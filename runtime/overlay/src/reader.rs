@@ -2,7 +2,7 @@
 //! extraction that checks the content hash while it unpacks.
 
 use crate::format::{HEADER_LEN, Header, SCAN_WINDOW, TRAILER_LEN, Trailer};
-use crate::manifest::{IndexEntry, Manifest};
+use crate::manifest::{IndexEntry, Manifest, RuntimeFrame};
 use crate::payload::validate_entry_path;
 use crate::{Error, Result};
 use std::collections::HashSet;
@@ -26,6 +26,26 @@ pub struct Overlay {
 pub struct Extracted {
     pub files: u64,
     pub bytes: u64,
+}
+
+/// Where [`Overlay::extract_sharing`] puts the runtime's frame.
+#[derive(Clone, Copy)]
+pub enum SharedRuntime<'a> {
+    /// With everything else, below the app's tree (as `runtime/`).
+    InTree,
+    /// Into this directory (a shared runtime being made).
+    Into(&'a Path),
+    /// Nowhere: the shared runtime is already there.
+    Present,
+}
+
+/// The entries of a runtime frame all start with this.
+const RUNTIME_PREFIX: &str = "runtime/";
+
+/// What an extraction has written so far, and how many entries it may still write.
+struct Progress {
+    stats: Extracted,
+    entries_left: u64,
 }
 
 impl Overlay {
@@ -132,19 +152,112 @@ impl Overlay {
     /// checked as the payload streams through. On error, `dest` may hold a partial tree: the caller
     /// extracts into a temporary directory and discards it.
     pub fn extract_to(&self, dest: &Path) -> Result<Extracted> {
+        self.extract_sharing(dest, SharedRuntime::InTree)
+    }
+
+    /// [`Overlay::extract_to`], with the runtime's frame (`manifest.runtime.frame`) unpacked into
+    /// `runtime` instead (its entries without their `runtime/` prefix, checked the same way), or
+    /// not unpacked at all when that shared runtime is already extracted. Either way the frame's
+    /// compressed bytes are hashed as they are read and must match the manifest's frame hash, and
+    /// the whole overlay's content hash is checked as before. Without a runtime frame in the
+    /// manifest, everything goes below `dest`.
+    pub fn extract_sharing(&self, dest: &Path, runtime: SharedRuntime) -> Result<Extracted> {
+        let frame = match runtime {
+            SharedRuntime::InTree => None,
+            _ => self.runtime_frame()?,
+        };
         let mut reader = self.section_reader()?;
         io::copy(&mut (&mut reader).take(self.header.index_len), &mut io::sink())?;
+        let mut state = Progress {
+            stats: Extracted::default(),
+            entries_left: self.manifest.entry_count.saturating_mul(2).saturating_add(16),
+        };
+        let (before, after) = match &frame {
+            Some(f) => (f.offset, self.header.payload_len - f.offset - f.len),
+            None => (self.header.payload_len, 0),
+        };
+        self.extract_region(&mut reader, before, dest, None, &mut state)?;
+        if let Some(f) = &frame {
+            let mut region = HashingReader { inner: (&mut reader).take(f.len), hasher: blake3::Hasher::new() };
+            match runtime {
+                SharedRuntime::Into(shared) => {
+                    let files = state.stats.files;
+                    self.extract_region(&mut region, f.len, shared, Some(RUNTIME_PREFIX), &mut state)?;
+                    if state.stats.files - files != f.files {
+                        return Err(Error::corrupt(
+                            &self.path,
+                            "the runtime frame holds other files than the manifest says",
+                        ));
+                    }
+                }
+                _ => {
+                    io::copy(&mut region, &mut io::sink())?;
+                    state.stats.files += f.files;
+                    state.stats.bytes += f.bytes;
+                }
+            }
+            let found = format!("blake3:{}", region.hasher.finalize().to_hex());
+            if found != f.hash {
+                return Err(Error::HashMismatch { path: self.path.clone(), expected: f.hash.clone(), found });
+            }
+            self.extract_region(&mut reader, after, dest, None, &mut state)?;
+        }
+        let stats = state.stats;
+        if stats.files != self.manifest.entry_count || stats.bytes != self.manifest.unpacked_size {
+            return Err(Error::corrupt(
+                &self.path,
+                format!(
+                    "the payload holds {} files of {} bytes, the manifest says {} of {}",
+                    stats.files, stats.bytes, self.manifest.entry_count, self.manifest.unpacked_size
+                ),
+            ));
+        }
+        io::copy(&mut reader, &mut io::sink())?;
+        self.check_hash(reader.hasher)?;
+        Ok(stats)
+    }
+
+    /// The manifest's runtime frame, checked to lie inside the payload and to hold no more than
+    /// the whole overlay does; `None` if the manifest has none.
+    pub fn runtime_frame(&self) -> Result<Option<RuntimeFrame>> {
+        let Some(f) = self.manifest.runtime.as_ref().and_then(|r| r.frame.clone()) else { return Ok(None) };
+        let fits = f.offset.checked_add(f.len).is_some_and(|end| end <= self.header.payload_len)
+            && f.files <= self.manifest.entry_count
+            && f.bytes <= self.manifest.unpacked_size
+            && f.hash
+                .strip_prefix("blake3:")
+                .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        if !fits {
+            return Err(Error::corrupt(&self.path, "the manifest's runtime frame does not fit the payload"));
+        }
+        Ok(Some(f))
+    }
+
+    /// Unpacks `len` compressed bytes of `reader` (whole zstd frames, each a tar stream) below
+    /// `dest`; with `strip`, every entry must start with it and lands without it.
+    fn extract_region<R: Read>(
+        &self,
+        reader: &mut R,
+        len: u64,
+        dest: &Path,
+        strip: Option<&str>,
+        state: &mut Progress,
+    ) -> Result<()> {
+        if len == 0 {
+            return Ok(());
+        }
         let corrupt = |e: io::Error| Error::corrupt(&self.path, format!("payload does not decompress: {e}"));
-        let mut decoder =
-            zstd::stream::read::Decoder::with_buffer(BufReader::new((&mut reader).take(self.header.payload_len)))
-                .map_err(corrupt)?;
-        let stats = std::thread::scope(|scope| -> Result<Extracted> {
+        let mut region = reader.take(len);
+        let mut decoder = zstd::stream::read::Decoder::with_buffer(BufReader::new(&mut region)).map_err(corrupt)?;
+        let (stats, entries_left) = (state.stats, state.entries_left);
+        let progress = std::thread::scope(|scope| -> Result<Progress> {
             let mut writer = TreeWriter {
                 overlay: self,
                 dest,
+                strip,
                 dirs: HashSet::new(),
-                stats: Extracted::default(),
-                entries_left: self.manifest.entry_count.saturating_mul(2).saturating_add(16),
+                stats,
+                entries_left,
                 // A small tree is written faster than threads start.
                 files: (self.manifest.entry_count >= PARALLEL_FROM).then(|| FileWriters::start(scope)),
             };
@@ -160,23 +273,14 @@ impl Overlay {
             let written = writer.files.as_mut().map_or(Ok(()), FileWriters::finish);
             read?;
             written?;
-            Ok(writer.stats)
+            Ok(Progress { stats: writer.stats, entries_left: writer.entries_left })
         })?;
-        if stats.files != self.manifest.entry_count || stats.bytes != self.manifest.unpacked_size {
-            return Err(Error::corrupt(
-                &self.path,
-                format!(
-                    "the payload holds {} files of {} bytes, the manifest says {} of {}",
-                    stats.files, stats.bytes, self.manifest.entry_count, self.manifest.unpacked_size
-                ),
-            ));
-        }
-        // Whatever the tar reader left unread still counts toward the hash.
+        *state = progress;
+        // Whatever the tar reader left unread still counts toward the hashes.
         io::copy(&mut decoder, &mut io::sink()).map_err(corrupt)?;
         drop(decoder);
-        io::copy(&mut reader, &mut io::sink())?;
-        self.check_hash(reader.hasher)?;
-        Ok(stats)
+        io::copy(&mut region, &mut io::sink())?;
+        Ok(())
     }
 
     fn unsafe_entry(&self, entry: String, why: &'static str) -> Error {
@@ -270,6 +374,8 @@ impl<'scope> FileWriters<'scope> {
 struct TreeWriter<'a, 'scope> {
     overlay: &'a Overlay,
     dest: &'a Path,
+    /// A prefix every entry must have, removed from its path (a shared runtime's `runtime/`).
+    strip: Option<&'a str>,
     /// Directories below `dest` known to be real directories (created here or checked).
     dirs: HashSet<PathBuf>,
     stats: Extracted,
@@ -287,6 +393,14 @@ impl TreeWriter<'_, '_> {
             .trim_end_matches('/')
             .to_owned();
         validate_entry_path(&name).map_err(|why| o.unsafe_entry(name.clone(), why))?;
+        let name = match self.strip {
+            None => name,
+            Some(prefix) => match name.strip_prefix(prefix) {
+                Some(rest) if !rest.is_empty() => rest.to_owned(),
+                _ if name == prefix.trim_end_matches('/') => return Ok(()),
+                _ => return Err(o.unsafe_entry(name, "an entry of the runtime frame lies outside the runtime")),
+            },
+        };
         if self.entries_left == 0 {
             return Err(Error::corrupt(&o.path, "the payload holds more entries than the manifest says"));
         }

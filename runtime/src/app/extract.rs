@@ -7,21 +7,75 @@
 //! its version, so cleaning up old versions never removes files from under a running app; the
 //! most recently used other build is kept, so two builds used in turn do not evict each other.
 //!
+//! A `standalone` app's runtime (the stdlib, its extension modules, the bundled libraries) is
+//! extracted once per runtime into `<cache>/AuroraView/python-standalone/<version>-<target>-v1-<hash>/`,
+//! named by the hash of the runtime frame's compressed bytes (checked as they are read), and shared
+//! by every app built on the same runtime: an app's tree holds `runtime` as a link to it, so a
+//! second app's first run writes only its own files. Each process holds a shared lock on the
+//! runtime it uses. Removing an app's tree never touches a shared runtime; a removed shared runtime
+//! is extracted again by the next app that needs it.
+//!
 //! The cache is trusted only as far as it is private: each of its directories must belong to this
 //! user and be writable by nobody else (`auroraview_overlay::private_dir`), or the app refuses to
 //! run code from it.
 
 use anyhow::{Context, Result};
-use auroraview_overlay::Overlay;
+use auroraview_overlay::{Overlay, SharedRuntime, Strategy};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 const MARKER: &str = ".auroraview-complete";
 
-/// An extracted app. Holds the shared lock that marks the version as in use.
+/// Where shared runtimes live, below the cache root.
+const SHARED_DIR: &str = "python-standalone";
+/// Part of every shared runtime's name: bumped when what a shared runtime holds changes.
+const SHARED_LAYOUT: &str = "v1";
+
+/// An extracted app. Holds the shared locks that mark the version, and the shared runtime it
+/// uses, as in use.
 pub struct Extracted {
     pub root: PathBuf,
     _in_use: File,
+    _runtime_in_use: Option<File>,
+}
+
+/// The shared runtime an app uses: its directory, and the lock file its users hold.
+struct Shared {
+    dir: PathBuf,
+    lock: PathBuf,
+}
+
+/// The shared runtime of a `standalone` app whose manifest places its runtime frame; `None` for
+/// other apps, which keep their runtime in their own tree.
+fn shared_runtime(overlay: &Overlay, root: &Path) -> Result<Option<Shared>> {
+    let m = overlay.manifest();
+    let (Some(r), Some(frame)) = (m.runtime.as_ref(), overlay.runtime_frame()?) else { return Ok(None) };
+    if m.python.strategy != Strategy::Standalone || r.root != "runtime" {
+        return Ok(None);
+    }
+    let name = format!("{}-{}-{SHARED_LAYOUT}-{}", r.python_version, r.target, short_hash(&frame.hash));
+    // Names come from the manifest: only plain characters make a directory name of them.
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')) {
+        return Ok(None);
+    }
+    let base = root.join(SHARED_DIR);
+    auroraview_overlay::private_dir(&base).context("preparing the shared runtime cache")?;
+    Ok(Some(Shared { lock: base.join(format!("{name}.lock")), dir: base.join(name) }))
+}
+
+/// Holds `shared` as in use if it is whole; `None` if it is not (never made, half-made, removed).
+fn hold_shared(shared: &Shared) -> Result<Option<File>> {
+    if !shared.dir.join(MARKER).is_file() {
+        return Ok(None);
+    }
+    let in_use = private_file(&shared.lock)?.into_parts().0;
+    in_use.lock_shared().with_context(|| format!("locking {}", shared.lock.display()))?;
+    if !shared.dir.join(MARKER).is_file() {
+        return Ok(None);
+    }
+    auroraview_overlay::check_owned(&shared.dir).context("checking the shared runtime")?;
+    used_now(&in_use);
+    Ok(Some(in_use))
 }
 
 /// The short form of the content hash used in directory names.
@@ -40,6 +94,7 @@ pub fn ensure(overlay: &Overlay) -> Result<Extracted> {
     let hash = short_hash(&m.content_hash);
     let dest = app_dir.join(hash);
     let in_use_path = app_dir.join(format!("{hash}.lock"));
+    let shared = shared_runtime(overlay, &root)?;
 
     if dest.join(MARKER).is_file()
         && let Ok(in_use) = File::open(&in_use_path)
@@ -48,8 +103,14 @@ pub fn ensure(overlay: &Overlay) -> Result<Extracted> {
         // Still there once locked: a cleanup could only have removed it before we held the lock.
         if dest.join(MARKER).is_file() {
             auroraview_overlay::check_owned(&dest).context("checking the extracted app")?;
-            used_now(&in_use);
-            return Ok(Extracted { root: dest, _in_use: in_use });
+            let runtime_in_use = match &shared {
+                None => None,
+                Some(s) => hold_shared(s)?,
+            };
+            if shared.is_none() || runtime_in_use.is_some() {
+                used_now(&in_use);
+                return Ok(Extracted { root: dest, _in_use: in_use, _runtime_in_use: runtime_in_use });
+            }
         }
     }
 
@@ -57,20 +118,43 @@ pub fn ensure(overlay: &Overlay) -> Result<Extracted> {
     let lock = private_file(&lock_path)?;
     lock.file().lock().with_context(|| format!("locking {}", lock_path.display()))?;
 
-    if !dest.join(MARKER).is_file() {
+    let mut runtime_in_use = match &shared {
+        None => None,
+        Some(s) => hold_shared(s)?,
+    };
+    if !dest.join(MARKER).is_file() || (shared.is_some() && runtime_in_use.is_none()) {
         let started = std::time::Instant::now();
-        extract_locked(overlay, &app_dir, &dest).map_err(|e| disk_full_hint(e, &app_dir))?;
+        extract_locked(overlay, &app_dir, &dest, shared.as_ref(), runtime_in_use.is_some())
+            .map_err(|e| disk_full_hint(e, &app_dir))?;
         tracing::debug!("extracted in {:.1} ms (first run)", started.elapsed().as_secs_f64() * 1e3);
+        if let (Some(s), None) = (&shared, &runtime_in_use) {
+            runtime_in_use = hold_shared(s)?;
+            if runtime_in_use.is_none() {
+                anyhow::bail!(
+                    "the shared runtime {} went away while this app started; start it again",
+                    s.dir.display()
+                );
+            }
+        }
     }
     let in_use = private_file(&in_use_path)?.into_parts().0;
     in_use.lock_shared().with_context(|| format!("locking {}", in_use_path.display()))?;
     used_now(&in_use);
     collect_garbage(&app_dir, hash);
     drop(lock);
-    Ok(Extracted { root: dest, _in_use: in_use })
+    Ok(Extracted { root: dest, _in_use: in_use, _runtime_in_use: runtime_in_use })
 }
 
-fn extract_locked(overlay: &Overlay, app_dir: &Path, dest: &Path) -> Result<()> {
+/// Extracts the app into `dest` (under the app's lock). With a shared runtime: when it is not
+/// `present`, it is made too, under the shared runtimes' lock, from this app's runtime frame; the
+/// app's tree then holds `runtime` as a link to it.
+fn extract_locked(
+    overlay: &Overlay,
+    app_dir: &Path,
+    dest: &Path,
+    shared: Option<&Shared>,
+    present: bool,
+) -> Result<()> {
     // Anything half-done is from a process that died: we hold the lock.
     if dest.exists() {
         fs_err::remove_dir_all(dest)?;
@@ -79,13 +163,50 @@ fn extract_locked(overlay: &Overlay, app_dir: &Path, dest: &Path) -> Result<()> 
     let tmp =
         app_dir.join(format!(".tmp-{}-{}", dest.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
     create_tree_dir(&tmp)?;
-    if let Err(e) = overlay.extract_to(&tmp) {
+    let result = match shared {
+        None => overlay.extract_to(&tmp).map(|_| ()).map_err(anyhow::Error::from),
+        Some(s) => extract_with_shared(overlay, &tmp, s, present),
+    };
+    if let Err(e) = result {
         let _ = fs_err::remove_dir_all(&tmp);
-        return Err(e.into());
+        return Err(e);
     }
     fs_err::rename(&tmp, dest)?;
     // No fsync: on ext4 it would flush the whole tree and triple the cold start.
     private_file(&dest.join(MARKER))?;
+    Ok(())
+}
+
+fn extract_with_shared(overlay: &Overlay, tree: &Path, shared: &Shared, present: bool) -> Result<()> {
+    let base = shared.dir.parent().expect("a shared runtime has a parent");
+    let name = shared.dir.file_name().expect("a shared runtime has a name").to_string_lossy().into_owned();
+    // `<cache>/python/<app>/<hash>/runtime` → `<cache>/python-standalone/<name>`.
+    std::os::unix::fs::symlink(Path::new("../../..").join(SHARED_DIR).join(&name), tree.join("runtime"))
+        .with_context(|| format!("linking {} to the shared runtime", tree.display()))?;
+    if present {
+        return overlay.extract_sharing(tree, SharedRuntime::Present).map(|_| ()).map_err(Into::into);
+    }
+    let lock_path = base.join(".lock");
+    let lock = private_file(&lock_path)?;
+    lock.file().lock().with_context(|| format!("locking {}", lock_path.display()))?;
+    // Another app may have made it meanwhile.
+    if shared.dir.join(MARKER).is_file() {
+        auroraview_overlay::check_owned(&shared.dir).context("checking the shared runtime")?;
+        return overlay.extract_sharing(tree, SharedRuntime::Present).map(|_| ()).map_err(Into::into);
+    }
+    if shared.dir.exists() {
+        fs_err::remove_dir_all(&shared.dir)?;
+    }
+    remove_temporaries(base);
+    let tmp = base.join(format!(".tmp-{name}-{}", std::process::id()));
+    create_tree_dir(&tmp)?;
+    if let Err(e) = overlay.extract_sharing(tree, SharedRuntime::Into(&tmp)) {
+        let _ = fs_err::remove_dir_all(&tmp);
+        return Err(e.into());
+    }
+    fs_err::rename(&tmp, &shared.dir)?;
+    private_file(&shared.dir.join(MARKER))?;
+    drop(lock);
     Ok(())
 }
 
