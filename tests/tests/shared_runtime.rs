@@ -145,3 +145,30 @@ fn other_strategies_keep_their_runtime_in_their_tree() {
     let runtime = tree(cache.path(), "own-runtime").join("runtime");
     assert!(runtime.is_dir() && !runtime.is_symlink());
 }
+
+#[test]
+fn making_a_runtime_removes_those_unused_for_a_month() {
+    let (_p, exe) = app("shared-gc", "standalone");
+    let cache = tempfile::tempdir().unwrap();
+    let base = cache.path().join("python-standalone");
+    let plant = |name: &str, days_ago: u64| {
+        fs_err::create_dir_all(base.join(name).join("lib")).unwrap();
+        fs_err::write(base.join(name).join(".auroraview-complete"), "").unwrap();
+        let lock = fs_err::File::create(base.join(format!("{name}.lock"))).unwrap();
+        let when = std::time::SystemTime::now() - std::time::Duration::from_secs(days_ago * 24 * 3600);
+        lock.file().set_modified(when).unwrap();
+    };
+    fs_err::create_dir_all(&base).unwrap();
+    for dir in [cache.path(), base.as_path()] {
+        fs_err::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    }
+    plant("3.10.1-linux-x86_64-v1-00000000000000aa", 40);
+    plant("3.10.2-linux-x86_64-v1-00000000000000bb", 3);
+    assert_eq!(call_work(&exe, cache.path())["n"], 42);
+    let names: Vec<String> =
+        shared_runtimes(cache.path()).iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(!names.iter().any(|n| n.ends_with("aa")), "a runtime unused for 40 days is removed: {names:?}");
+    assert!(names.iter().any(|n| n.ends_with("bb")), "one used 3 days ago stays: {names:?}");
+    assert!(!base.join("3.10.1-linux-x86_64-v1-00000000000000aa.lock").exists());
+}

@@ -206,8 +206,34 @@ fn extract_with_shared(overlay: &Overlay, tree: &Path, shared: &Shared, present:
     }
     fs_err::rename(&tmp, &shared.dir)?;
     private_file(&shared.dir.join(MARKER))?;
+    collect_shared(base, &name);
     drop(lock);
     Ok(())
+}
+
+/// Shared runtimes unused for this long are removed when another one is made (rarely: once per
+/// new Python runtime). An app whose runtime was removed extracts it again when it next starts.
+const SHARED_IDLE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+/// Removes the shared runtimes (other than `keep`) that no process holds and none has used for
+/// [`SHARED_IDLE`]. Called under `python-standalone/.lock`.
+fn collect_shared(base: &Path, keep: &str) {
+    let now = std::time::SystemTime::now();
+    for entry in fs_err::read_dir(base).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(runtime) = name.strip_suffix(".lock") else { continue };
+        if runtime == keep || runtime.is_empty() || runtime.starts_with('.') {
+            continue;
+        }
+        let Ok(file) = File::options().write(true).open(entry.path()) else { continue };
+        let used = file.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
+        let idle = now.duration_since(used).unwrap_or_default() >= SHARED_IDLE;
+        // Held until removed, so no process starts using it meanwhile.
+        if idle && file.try_lock().is_ok() {
+            let _ = fs_err::remove_dir_all(base.join(runtime));
+            let _ = fs_err::remove_file(entry.path());
+        }
+    }
 }
 
 /// Opens (creating if missing) a file of the cache that only this user may write, whatever the
