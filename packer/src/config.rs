@@ -732,7 +732,7 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
             exclude: p.exclude,
             runtime,
             interpreter: p.interpreter,
-            stdlib_keep: p.stdlib_keep,
+            stdlib_keep: stdlib_keep(src, p.stdlib_keep)?,
             max_restarts: p.max_restarts.unwrap_or(DEFAULT_MAX_RESTARTS),
             heartbeat_timeout_ms,
             home: p.home,
@@ -854,6 +854,18 @@ fn read_requirements(src: &Source, file: &Path) -> Result<Vec<String>, ConfigErr
         out.push(req.to_string());
     }
     Ok(out)
+}
+
+/// `[python] stdlib_keep`: names of trimmed stdlib parts only.
+fn stdlib_keep(src: &Source, keep: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    if let Some(bad) = keep.iter().find(|k| !crate::frames::STDLIB_KEEP_NAMES.contains(&k.as_str())) {
+        return Err(src.error(
+            &["python", "stdlib_keep"],
+            format!("`{bad}` is not a trimmed part of the standard library"),
+            format!("use some of: {}", crate::frames::STDLIB_KEEP_NAMES.join(", ")),
+        ));
+    }
+    Ok(keep)
 }
 
 /// `[frontend] dev_url`: an `http(s)://host[:port]/...` URL, whose origin `dev` lets reach Python.
@@ -1097,6 +1109,17 @@ mod tests {
     }
 
     #[test]
+    fn stdlib_keep_takes_only_trimmed_parts() {
+        let dir = project();
+        let with = |v: &str| parse(dir.path(), &format!("[app]\nname = \"demo\"\n[python]\nstdlib_keep = {v}\n"));
+        assert_eq!(with("[\"nis\", \"tkinter\"]").unwrap().python.stdlib_keep, ["nis", "tkinter"]);
+        let e = with("[\"tkinter\", \"asyncio\"]").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("python.stdlib_keep"), "{e}");
+        assert!(e.to_string().contains("`asyncio`"), "{e}");
+        assert!(e.hint.as_deref().unwrap_or("").contains("crypt"), "{e:?}");
+    }
+
+    #[test]
     fn unknown_key_names_key() {
         let dir = project();
         let e = parse(dir.path(), "[app]\nname = \"demo\"\n[python]\nentrypoint = \"main:run\"\n").unwrap_err();
@@ -1226,7 +1249,8 @@ mod reference_tests {
                 "python.runtime" => "\".\"".into(),
                 "python.module_search_paths" => "[\"$EXTRACT_DIR\"]".into(),
                 "python.include_paths" | "python.external_bin" | "python.resources" => "[\"a.txt\"]".into(),
-                "python.packages" | "python.exclude" | "python.stdlib_keep" => "[\"x\"]".into(),
+                "python.packages" | "python.exclude" => "[\"x\"]".into(),
+                "python.stdlib_keep" => "[\"tkinter\"]".into(),
                 "python.requirements" => "\"a.txt\"".into(),
                 "hooks.collect" => "[{ from = \"a.txt\", to = \"r\" }]".into(),
                 "license.expires_at" => "\"2099-12-31\"".into(),

@@ -61,6 +61,13 @@ pub fn stdlib_zip_rel(minor: &str) -> String {
 
 /// Stdlib parts an app never imports. `stdlib_keep` names any of them to keep.
 const TRIMMED_TOP: [&str; 6] = ["test", "idlelib", "ensurepip", "turtledemo", "site-packages", "__phello__"];
+/// Modules deprecated by PEP 594 (gone in 3.13) whose extension modules pull in libraries of their
+/// own: `nis` brings Kerberos, libtirpc and libnsl (1.9 MB), `crypt` libcrypt and glibc 2.36.
+/// Each: the name `python.stdlib_keep` gives, its pure-Python file, its extension module's prefix.
+const TRIMMED_DEPRECATED: [(&str, Option<&str>, &str); 2] =
+    [("nis", None, "nis."), ("crypt", Some("crypt.py"), "_crypt.")];
+/// Every name `python.stdlib_keep` takes.
+pub const STDLIB_KEEP_NAMES: [&str; 7] = ["tkinter", "test", "idlelib", "ensurepip", "turtledemo", "nis", "crypt"];
 const TRIMMED_TK: [&str; 3] = ["tkinter", "turtle.py", "_tkinter"];
 const TEST_DIRS: [&str; 3] = ["test", "tests", "idle_test"];
 
@@ -78,8 +85,14 @@ fn keep_stdlib_path(rel: &str, keep: &[String]) -> bool {
     if TRIMMED_TK.contains(&top) && !kept(top) {
         return false;
     }
+    if TRIMMED_DEPRECATED.iter().any(|(k, file, _)| *file == Some(top) && !kept(k)) {
+        return false;
+    }
     if top == "lib-dynload" {
         let name = rel.rsplit('/').next().unwrap_or("");
+        if TRIMMED_DEPRECATED.iter().any(|(k, _, so)| name.starts_with(so) && !kept(k)) {
+            return false;
+        }
         if name.starts_with("_tkinter") && !kept("tkinter") {
             return false;
         }
@@ -587,4 +600,34 @@ fn frame_of_split(split: inmemory::Split, prefix: &str, table: &str) -> Result<F
 fn frame_of_dir(dir: &Path, prefix: &str) -> Result<Frame> {
     let files = collect::walk_all(dir)?;
     build(files.into_iter().map(|(rel, path)| SourceFile::from_path(format!("{prefix}/{rel}"), path)).collect(), prefix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trimmed_parts_are_left_out_unless_kept() {
+        let none: Vec<String> = Vec::new();
+        for rel in [
+            "test/test_os.py",
+            "idlelib/idle.py",
+            "tkinter/__init__.py",
+            "lib-dynload/_tkinter.cpython-311-x86_64-linux-gnu.so",
+            "lib-dynload/nis.cpython-311-x86_64-linux-gnu.so",
+            "lib-dynload/_crypt.cpython-311-x86_64-linux-gnu.so",
+            "crypt.py",
+            "unittest/test/test_case.py",
+            "config-3.11-x86_64-linux-gnu/libpython3.11.a",
+        ] {
+            assert!(!keep_stdlib_path(rel, &none), "{rel} is trimmed");
+        }
+        for rel in ["os.py", "json/decoder.py", "lib-dynload/_ssl.cpython-311-x86_64-linux-gnu.so", "cryptography.py"] {
+            assert!(keep_stdlib_path(rel, &none), "{rel} is kept");
+        }
+        let keep = vec!["nis".to_string(), "crypt".to_string()];
+        assert!(keep_stdlib_path("lib-dynload/nis.cpython-311-x86_64-linux-gnu.so", &keep));
+        assert!(keep_stdlib_path("lib-dynload/_crypt.cpython-311-x86_64-linux-gnu.so", &keep));
+        assert!(keep_stdlib_path("crypt.py", &keep));
+    }
 }
