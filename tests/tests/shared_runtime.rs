@@ -116,10 +116,16 @@ fn two_apps_share_one_runtime_and_removing_either_cache_breaks_neither() {
     assert_eq!(call_work(&exe_b, cache)["n"], 42);
     assert!(shared.join(".auroraview-complete").is_file(), "an app's cache held none of the runtime");
 
-    // Removing the shared runtime: the next app to start extracts it again.
+    // Removing the shared runtime: the next app to start extracts it again, leaving its own tree
+    // (which another of its processes may be using) as it is.
+    use std::os::unix::fs::MetadataExt;
+    let marker_b = || fs_err::metadata(tree_b.join(".auroraview-complete")).unwrap().ino();
+    let before = marker_b();
     fs_err::remove_dir_all(cache.join("python-standalone")).unwrap();
     assert_eq!(call_work(&exe_b, cache)["n"], 42);
     assert_eq!(shared_runtimes(cache), runtimes);
+    assert_eq!(marker_b(), before, "the app's tree was not extracted again");
+    assert!(!walkdir(&cache.join("python/shared-b")).iter().any(|p| p.to_string_lossy().contains(".tmp-")));
     assert_eq!(call_work(&exe_a, cache)["n"], 42);
 }
 

@@ -122,10 +122,15 @@ pub fn ensure(overlay: &Overlay) -> Result<Extracted> {
         None => None,
         Some(s) => hold_shared(s)?,
     };
-    if !dest.join(MARKER).is_file() || (shared.is_some() && runtime_in_use.is_none()) {
+    let whole = dest.join(MARKER).is_file();
+    if !whole || (shared.is_some() && runtime_in_use.is_none()) {
         let started = std::time::Instant::now();
-        extract_locked(overlay, &app_dir, &dest, shared.as_ref(), runtime_in_use.is_some())
-            .map_err(|e| disk_full_hint(e, &app_dir))?;
+        let made = match &shared {
+            // The app's tree is whole (and may be in use): only its shared runtime went away.
+            Some(s) if whole => remake_shared(overlay, &app_dir, s),
+            _ => extract_locked(overlay, &app_dir, &dest, shared.as_ref(), runtime_in_use.is_some()),
+        };
+        made.map_err(|e| disk_full_hint(e, &app_dir))?;
         tracing::debug!("extracted in {:.1} ms (first run)", started.elapsed().as_secs_f64() * 1e3);
         if let (Some(s), None) = (&shared, &runtime_in_use) {
             runtime_in_use = hold_shared(s)?;
@@ -175,6 +180,16 @@ fn extract_locked(
     // No fsync: on ext4 it would flush the whole tree and triple the cold start.
     private_file(&dest.join(MARKER))?;
     Ok(())
+}
+
+/// Makes the shared runtime again from this app's runtime frame; the app's own files, extracted
+/// on the way, are thrown away.
+fn remake_shared(overlay: &Overlay, app_dir: &Path, shared: &Shared) -> Result<()> {
+    let scratch = app_dir.join(format!(".tmp-runtime-{}", std::process::id()));
+    create_tree_dir(&scratch)?;
+    let made = extract_with_shared(overlay, &scratch, shared, false);
+    let _ = fs_err::remove_dir_all(&scratch);
+    made
 }
 
 fn extract_with_shared(overlay: &Overlay, tree: &Path, shared: &Shared, present: bool) -> Result<()> {
