@@ -229,8 +229,24 @@ impl App<'_> {
     #[cfg(feature = "python")]
     fn python(&self, argv: Vec<String>, command_line: bool) -> crate::python::Launch {
         let (manifest, layout) = (self.manifest, self.layout);
-        let in_memory = (manifest.python.strategy == Strategy::Pyoxidizer)
-            .then(|| (layout.root.clone(), manifest.python.filesystem_importer));
+        // A stdlib packed as a table (standalone apps of this packer; older ones zipped it).
+        let stdlib_table =
+            || layout.home.as_ref().is_some_and(|h| h.join(auroraview_overlay::modules::FILE_NAME).is_file());
+        let in_memory = if manifest.python.strategy == Strategy::Pyoxidizer {
+            Some(crate::python::InMemory {
+                root: layout.root.clone(),
+                tables: &crate::python::importer::TABLES,
+                filesystem_importer: manifest.python.filesystem_importer,
+            })
+        } else if manifest.python.strategy == Strategy::Standalone && stdlib_table() {
+            Some(crate::python::InMemory {
+                root: layout.root.clone(),
+                tables: &crate::python::importer::STDLIB_TABLE,
+                filesystem_importer: true,
+            })
+        } else {
+            None
+        };
         crate::python::Launch {
             settings: crate::python::Settings {
                 home: layout.home.clone(),

@@ -33,7 +33,7 @@ fn hello_lands_in_the_overlay_layout() {
         "python/site-packages/auroraview/__init__.py",
         "python/site-packages/auroraview/_router.py",
         "python_runtime.json",
-        "runtime/lib/python311.zip",
+        "runtime/modules.avm",
         "gui/libauroraview_window.so",
     ] {
         assert!(paths.iter().any(|p| p == expected), "{expected} missing");
@@ -53,27 +53,29 @@ fn hello_lands_in_the_overlay_layout() {
     let runtime_json: serde_json::Value =
         serde_json::from_slice(&fs_err::read(extracted.join("python_runtime.json")).unwrap()).unwrap();
     assert_eq!(runtime_json["version"], m["runtime"]["python_version"]);
-    // The stdlib's bytecode is one zip: the runtime is about a hundred files (extension modules
-    // and bundled libraries), not thousands.
+    // The stdlib's bytecode is one module table: the runtime is about a hundred files (extension
+    // modules, bundled libraries, the few modules Python needs before the table's importer, and
+    // data files), not thousands.
     let runtime_files = runtime_json["file_count"].as_u64().unwrap();
     assert!((50..150).contains(&runtime_files), "{runtime_files} runtime files");
-    assert!(!paths.iter().any(|p| p.starts_with("runtime/lib/python3.11/") && !p.contains("/lib-dynload/")));
+    let bootstrap = ["encodings/", "abc.py", "codecs.py", "io.py", "__pycache__/"];
+    let strays: Vec<&String> = paths
+        .iter()
+        .filter_map(|p| p.strip_prefix("runtime/lib/python3.11/").map(|rel| (p, rel)))
+        .filter(|(_, rel)| {
+            (rel.ends_with(".py") || rel.ends_with(".pyc")) && !bootstrap.iter().any(|b| rel.starts_with(b))
+        })
+        .map(|(p, _)| p)
+        .collect();
+    assert!(strays.is_empty(), "stdlib modules as files: {strays:?}");
     assert_eq!(
         fs_err::read(extracted.join("python/main.py")).unwrap(),
         fs_err::read(repo_root().join("examples/hello/main.py")).unwrap()
     );
-    // Bytecode only, at the module's own path in the zip; the unchecked-hash .pyc never looks at a
-    // source's mtime.
-    let (names, pyc) = zip_listing(&extracted.join("runtime/lib/python311.zip"), Some("os.pyc"));
-    for name in ["os.pyc", "json/__init__.pyc", "encodings/utf_8.pyc", "json/"] {
-        assert!(names.iter().any(|n| n == name), "{name} not in the stdlib zip");
+    let table = fs_err::read(extracted.join("runtime/modules.avm")).unwrap();
+    for module in ["os", "json.decoder", "asyncio.events"] {
+        assert!(table.windows(module.len()).any(|w| w == module.as_bytes()), "{module} not in the stdlib table");
     }
-    let strays: Vec<&String> = names
-        .iter()
-        .filter(|n| n.ends_with(".py") || n.contains("__pycache__") || n.starts_with("test/") || n.contains("/tests/"))
-        .collect();
-    assert!(strays.is_empty(), "sources, caches or tests in the stdlib zip: {strays:?}");
-    assert_eq!(u32::from_le_bytes(pyc[4..8].try_into().unwrap()), 0b01, "unchecked-hash flag");
 }
 
 /// An app that sets every config key.
@@ -327,6 +329,6 @@ fn runtime_from_a_standalone_archive() {
     let x = tempfile::tempdir().unwrap();
     let status = Command::new(bin("auroraview-pack")).arg("extract").arg(&exe).arg(x.path()).status().unwrap();
     assert!(status.success());
-    let (names, _) = zip_listing(&x.path().join("runtime/lib/python311.zip"), None);
-    assert!(names.iter().any(|e| e == "archive_marker.pyc"), "the stdlib came from the archive");
+    let table = fs_err::read(x.path().join("runtime/modules.avm")).unwrap();
+    assert!(table.windows(14).any(|w| w == b"archive_marker"), "the stdlib came from the archive");
 }

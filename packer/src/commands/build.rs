@@ -93,11 +93,14 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
     let mut runtime_info = None;
     // `pyoxidizer`: Python modules are imported from in-memory tables, not files.
     let in_memory = strategy == Strategy::Pyoxidizer;
+    // `standalone` too imports its stdlib from a table (a zip cost every start 3–4 ms in
+    // zipimport); its site-packages and app code stay files.
+    let stdlib_table = in_memory || strategy == Strategy::Standalone;
     let mut extra = Vec::new();
     // The shared libraries bundled in `runtime/lib/`, which site-packages' ELF files may need too.
     let mut bundled = Vec::new();
     if strategy.bundles_runtime() {
-        let rt = frames::runtime(&interp, &cfg.python.stdlib_keep, in_memory, &cache, &mut hashes, &report)?;
+        let rt = frames::runtime(&interp, &cfg.python.stdlib_keep, stdlib_table, &cache, &mut hashes, &report)?;
         let frame = rt.frame;
         // The stub runs first: its own glibc needs count too.
         let glibc_floor =
@@ -118,7 +121,7 @@ pub fn run(args: Args, report: Reporter) -> Result<()> {
             python_version: interp.version.clone(),
             root: frames::RUNTIME_ROOT.into(),
             stdlib: frames::stdlib_rel(&interp.minor),
-            stdlib_zip: (!in_memory).then(|| frames::stdlib_zip_rel(&interp.minor)),
+            stdlib_zip: (!stdlib_table).then(|| frames::stdlib_zip_rel(&interp.minor)),
             target: interp.platform.clone(),
             glibc_floor,
             // A standalone runtime is extracted once and shared by every app built on it.

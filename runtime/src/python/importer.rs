@@ -13,8 +13,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// The tables, in the order they are read: later ones win.
+/// The tables of a `pyoxidizer` app, in the order they are read: later ones win.
 pub const TABLES: [&str; 3] = ["runtime/modules.avm", "python/site-packages/modules.avm", "python/modules.avm"];
+/// The one table of a `standalone` app: its stdlib (site-packages and app code are files).
+pub const STDLIB_TABLE: [&str; 1] = ["runtime/modules.avm"];
 
 #[pyclass(module = "_auroraview_runtime", name = "InMemoryImporter", frozen)]
 pub struct Importer {
@@ -136,10 +138,10 @@ impl Importer {
 
 /// Puts the importer first on `sys.meta_path`; without `filesystem_importer`, removes the path
 /// finder so nothing is imported from files by accident.
-pub fn install(py: Python<'_>, root: &Path, filesystem_importer: bool) -> anyhow::Result<usize> {
+pub fn install(py: Python<'_>, root: &Path, filesystem_importer: bool, names: &[&str]) -> anyhow::Result<usize> {
     let mut tables = Vec::new();
     let mut index = HashMap::new();
-    for rel in TABLES {
+    for rel in names {
         let path = root.join(rel);
         let Ok(file) = std::fs::File::open(&path) else { continue };
         // SAFETY: the table lives in the app's extracted tree, which no process modifies while a

@@ -14,11 +14,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// (nor again after finalising, with extension modules loaded).
 static STARTED: AtomicBool = AtomicBool::new(false);
 
+/// The in-memory importer: the app's tree, the tables in it (`pyoxidizer`: the stdlib's,
+/// site-packages' and the app's; `standalone`: the stdlib's only), and whether path-based import
+/// stays.
+pub struct InMemory {
+    pub root: PathBuf,
+    pub tables: &'static [&'static str],
+    pub filesystem_importer: bool,
+}
+
 pub struct Settings {
     /// Python's home: the extracted runtime (prefix of `lib/pythonX.Y`).
     pub home: Option<PathBuf>,
-    /// `pyoxidizer`: the app's tree holding module tables, and whether path-based import stays.
-    pub in_memory: Option<(PathBuf, bool)>,
+    /// Module tables to import from before the path finder.
+    pub in_memory: Option<InMemory>,
     pub program: PathBuf,
     /// `sys.executable`: a program that runs this app's Python as `python` does.
     pub executable: Option<PathBuf>,
@@ -80,14 +89,16 @@ impl Interpreter {
             // Release the GIL: from here on every access goes through `Python::attach`.
             let tstate = ffi::PyEval_SaveThread();
             let interp = Interpreter { tstate };
-            if let Some((root, filesystem)) = &settings.in_memory {
+            if let Some(m) = &settings.in_memory {
                 let installed = Python::attach(|py| {
-                    super::importer::install(py, root, *filesystem).map_err(|e| match e.downcast::<PyErr>() {
-                        Ok(err) => {
-                            err.print(py);
-                            anyhow::anyhow!("a Python error (printed above)")
+                    super::importer::install(py, &m.root, m.filesystem_importer, m.tables).map_err(|e| {
+                        match e.downcast::<PyErr>() {
+                            Ok(err) => {
+                                err.print(py);
+                                anyhow::anyhow!("a Python error (printed above)")
+                            }
+                            Err(e) => e,
                         }
-                        Err(e) => e,
                     })
                 });
                 if let Err(e) = installed {

@@ -3,7 +3,7 @@
 //! with the `python` feature; the small stub of the `system` strategy has none of it.
 
 mod bench;
-mod importer;
+pub mod importer;
 mod interpreter;
 pub mod module;
 
@@ -14,7 +14,7 @@ use crate::supervisor;
 use anyhow::{Context, Result};
 use crossbeam_channel::Receiver;
 use interpreter::Interpreter;
-pub use interpreter::Settings;
+pub use interpreter::{InMemory, Settings};
 use std::ffi::OsString;
 use std::os::fd::RawFd;
 use std::path::PathBuf;

@@ -142,20 +142,6 @@ pub fn entry_paths(exe: &Path) -> Vec<String> {
 }
 
 /// A running packed app in `--headless` mode with its own extraction cache.
-/// The names in the zip at `path`, and the first bytes of `member` when given, read by
-/// Python's `zipfile`.
-pub fn zip_listing(path: &Path, member: Option<&str>) -> (Vec<String>, Vec<u8>) {
-    let script = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\n\
-                  print(sys.argv[2] and z.read(sys.argv[2])[:16].hex())\nprint('\\n'.join(z.namelist()))";
-    let out = Command::new("python3").args(["-c", script]).arg(path).arg(member.unwrap_or("")).output().unwrap();
-    assert!(out.status.success(), "reading {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut lines = text.lines();
-    let head = lines.next().unwrap_or("");
-    let bytes = (0..head.len() / 2).map(|i| u8::from_str_radix(&head[2 * i..2 * i + 2], 16).unwrap()).collect();
-    (lines.map(str::to_string).collect(), bytes)
-}
-
 pub struct Headless {
     pub child: Child,
     stdin: Option<ChildStdin>,
