@@ -218,24 +218,22 @@ fn info_prints_what_the_machine_has() {
 
 #[test]
 fn quiet_build_keeps_the_frontend_build_quiet_unless_it_fails() {
+    let quiet_build = |p: &Project| {
+        Command::new(bin("auroraview-pack"))
+            .args(["-q", "build", "--build", "--config"])
+            .arg(p.config_path())
+            .env("AURORAVIEW_CACHE_DIR", pack_cache())
+            .output()
+            .unwrap()
+    };
     let p = app("[frontend]\nbuild = \"echo FRONTEND-NOISE; echo FRONTEND-ERR >&2\"\n");
-    let out = Command::new(bin("auroraview-pack"))
-        .args(["-q", "build", "--build", "--config"])
-        .arg(p.config_path())
-        .env("AURORAVIEW_CACHE_DIR", pack_cache())
-        .output()
-        .unwrap();
+    let out = quiet_build(&p);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(!stdout.contains("FRONTEND") && !stderr.contains("FRONTEND"), "{stdout}\n{stderr}");
 
     let p = app("[frontend]\nbuild = \"echo WHY-IT-FAILED; exit 3\"\n");
-    let out = Command::new(bin("auroraview-pack"))
-        .args(["-q", "build", "--build", "--config"])
-        .arg(p.config_path())
-        .env("AURORAVIEW_CACHE_DIR", pack_cache())
-        .output()
-        .unwrap();
+    let out = quiet_build(&p);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("failed") && stderr.contains("WHY-IT-FAILED"), "{stderr}");
