@@ -243,12 +243,16 @@ fn quiet_build_keeps_the_frontend_build_quiet_unless_it_fails() {
 fn a_cold_build_reports_each_phase_and_quiet_reports_none() {
     let p = app("");
     let cache = tempfile::tempdir().unwrap();
-    let out = Command::new(bin("auroraview-pack"))
-        .args(["build", "--config"])
-        .arg(p.config_path())
-        .env("AURORAVIEW_CACHE_DIR", cache.path())
-        .output()
-        .unwrap();
+    let build = |flags: &[&str]| {
+        Command::new(bin("auroraview-pack"))
+            .args(flags)
+            .args(["build", "--config"])
+            .arg(p.config_path())
+            .env("AURORAVIEW_CACHE_DIR", cache.path())
+            .output()
+            .unwrap()
+    };
+    let out = build(&[]);
     let (_, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     // Without a terminal, a line per phase with the time the step has taken so far.
@@ -258,12 +262,7 @@ fn a_cold_build_reports_each_phase_and_quiet_reports_none() {
         assert!(stderr.contains(phase), "{phase:?} missing:\n{stderr}");
     }
 
-    let out = Command::new(bin("auroraview-pack"))
-        .args(["-q", "build", "--config"])
-        .arg(p.config_path())
-        .env("AURORAVIEW_CACHE_DIR", cache.path())
-        .output()
-        .unwrap();
+    let out = build(&["-q"]);
     let (_, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stderr, "", "-q prints nothing but errors");
