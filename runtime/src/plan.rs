@@ -232,21 +232,16 @@ impl App<'_> {
         // A stdlib packed as a table (standalone apps of this packer; older ones zipped it).
         let stdlib_table =
             || layout.home.as_ref().is_some_and(|h| h.join(auroraview_overlay::modules::FILE_NAME).is_file());
-        let in_memory = if manifest.python.strategy == Strategy::Pyoxidizer {
-            Some(crate::python::InMemory {
-                root: layout.root.clone(),
-                tables: &crate::python::importer::TABLES,
-                filesystem_importer: manifest.python.filesystem_importer,
-            })
-        } else if manifest.python.strategy == Strategy::Standalone && stdlib_table() {
-            Some(crate::python::InMemory {
-                root: layout.root.clone(),
-                tables: &crate::python::importer::STDLIB_TABLE,
-                filesystem_importer: true,
-            })
-        } else {
-            None
+        let tables: Option<(&'static [&'static str], bool)> = match manifest.python.strategy {
+            Strategy::Pyoxidizer => Some((&crate::python::importer::TABLES, manifest.python.filesystem_importer)),
+            Strategy::Standalone if stdlib_table() => Some((&crate::python::importer::STDLIB_TABLE, true)),
+            _ => None,
         };
+        let in_memory = tables.map(|(tables, filesystem_importer)| crate::python::InMemory {
+            root: layout.root.clone(),
+            tables,
+            filesystem_importer,
+        });
         crate::python::Launch {
             settings: crate::python::Settings {
                 home: layout.home.clone(),

@@ -68,7 +68,11 @@ fn hold_shared(shared: &Shared) -> Result<Option<File>> {
     if !shared.dir.join(MARKER).is_file() {
         return Ok(None);
     }
-    let in_use = private_file(&shared.lock)?.into_parts().0;
+    // Made with the runtime; a warm start only opens it.
+    let in_use = match File::open(&shared.lock) {
+        Ok(f) => f,
+        Err(_) => private_file(&shared.lock)?.into_parts().0,
+    };
     in_use.lock_shared().with_context(|| format!("locking {}", shared.lock.display()))?;
     if !shared.dir.join(MARKER).is_file() {
         return Ok(None);
@@ -103,10 +107,7 @@ pub fn ensure(overlay: &Overlay) -> Result<Extracted> {
         // Still there once locked: a cleanup could only have removed it before we held the lock.
         if dest.join(MARKER).is_file() {
             auroraview_overlay::check_owned(&dest).context("checking the extracted app")?;
-            let runtime_in_use = match &shared {
-                None => None,
-                Some(s) => hold_shared(s)?,
-            };
+            let runtime_in_use = shared.as_ref().map(hold_shared).transpose()?.flatten();
             if shared.is_none() || runtime_in_use.is_some() {
                 used_now(&in_use);
                 return Ok(Extracted { root: dest, _in_use: in_use, _runtime_in_use: runtime_in_use });
@@ -118,10 +119,7 @@ pub fn ensure(overlay: &Overlay) -> Result<Extracted> {
     let lock = private_file(&lock_path)?;
     lock.file().lock().with_context(|| format!("locking {}", lock_path.display()))?;
 
-    let mut runtime_in_use = match &shared {
-        None => None,
-        Some(s) => hold_shared(s)?,
-    };
+    let mut runtime_in_use = shared.as_ref().map(hold_shared).transpose()?.flatten();
     let whole = dest.join(MARKER).is_file();
     if !whole || (shared.is_some() && runtime_in_use.is_none()) {
         let started = std::time::Instant::now();

@@ -431,7 +431,8 @@ fn build(
     let start_url = o.dev_url.as_deref().unwrap_or(protocol::START_URL);
     let origins: Vec<&str> = [protocol::APP_ORIGIN].into_iter().chain(o.dev_url.as_deref()).collect();
     let mut policy = Policy::new(&origins, debug)?;
-    policy.dev_tools = o.dev_tools || debug;
+    // The runtime turns them on for `dev` and for debug builds.
+    policy.dev_tools = o.dev_tools;
     let policy = Rc::new(policy);
     let files = file_server(protocol::canonical_root(&settings.frontend), settings.csp.clone())?;
     let (ipc_policy, nav_policy, popup_policy) = (policy.clone(), policy.clone(), policy.clone());
