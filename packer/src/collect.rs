@@ -13,11 +13,11 @@
 //! Trees of the machine (the stdlib) and of the packer itself (staging) are walked with the first
 //! two rules only: their links may point anywhere.
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, lexical};
 use anyhow::{Context, Result, bail};
 use globset::{Glob, GlobMatcher};
 use std::fs::FileType;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// Directory names that never belong in a package.
 const JUNK_DIRS: [&str; 11] = [
@@ -169,21 +169,6 @@ fn resolve_link(path: &Path) -> Result<(Link, Kind), String> {
     let resolved = std::fs::canonicalize(path).map_err(unresolved)?;
     let meta = std::fs::metadata(&resolved).map_err(unresolved)?;
     Ok((Link { target, resolved }, kind_of(meta.file_type())))
-}
-
-/// `p` with `.` and `..` folded away without looking at the file system: the path as written.
-fn lexical(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 // ---- where links may lead ----------------------------------------------------------------------

@@ -427,7 +427,7 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
                     "give a directory relative to the config file, e.g. `out_dir = \"dist\"`".to_string(),
                 ));
             }
-            Some(d) => Some(lexical_abs(&root, d)),
+            Some(d) => Some(lexical(&root.join(d))),
         },
         name: app.name,
     };
@@ -470,23 +470,18 @@ fn resolve(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         },
     };
     let o = &window.options;
-    if let (Some(min), Some(max)) = (o.min_width, o.max_width)
-        && min > max
+    for (lo, hi, min, max) in
+        [("min_width", "max_width", o.min_width, o.max_width), ("min_height", "max_height", o.min_height, o.max_height)]
     {
-        return Err(src.error(
-            &["window", "min_width"],
-            format!("min_width {min} is larger than max_width {max}"),
-            "make min_width at most max_width".to_string(),
-        ));
-    }
-    if let (Some(min), Some(max)) = (o.min_height, o.max_height)
-        && min > max
-    {
-        return Err(src.error(
-            &["window", "min_height"],
-            format!("min_height {min} is larger than max_height {max}"),
-            "make min_height at most max_height".to_string(),
-        ));
+        if let (Some(min), Some(max)) = (min, max)
+            && min > max
+        {
+            return Err(src.error(
+                &["window", lo],
+                format!("{lo} {min} is larger than {hi} {max}"),
+                format!("make {lo} at most {hi}"),
+            ));
+        }
     }
     for (key, v) in [
         ("width", Some(window.width)),
@@ -804,10 +799,10 @@ fn resolve_plugins(
     Ok(plugins)
 }
 
-/// `root.join(rel)` with `.` and `..` folded away (without looking at the file system).
-fn lexical_abs(root: &Path, rel: &str) -> PathBuf {
+/// `p` with `.` and `..` folded away without looking at the file system: the path as written.
+pub fn lexical(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
-    for c in root.join(rel).components() {
+    for c in p.components() {
         match c {
             std::path::Component::CurDir => {}
             std::path::Component::ParentDir => {

@@ -118,11 +118,13 @@ pub struct Runtime {
 }
 
 /// The trimmed, stripped, precompiled stdlib of `interp` under `runtime/lib/pythonX.Y/`, with the
-/// shared libraries its extension modules need beyond glibc in `runtime/lib/` (`sharedlibs`).
+/// shared libraries its extension modules need beyond glibc in `runtime/lib/` (`sharedlibs`). With
+/// `stdlib_table` (`standalone`, `pyoxidizer`) its bytecode is a module table (`runtime/modules.avm`),
+/// else one zip (`portable`).
 pub fn runtime(
     interp: &Interpreter,
     keep: &[String],
-    in_memory: bool,
+    stdlib_table: bool,
     cache: &PackCache,
     hashes: &mut FileHashCache,
     report: &Reporter,
@@ -142,9 +144,9 @@ pub fn runtime(
     for e in &elfs {
         glibc_floor = sharedlibs::max_version(glibc_floor, e.info.glibc.clone());
     }
-    let mut key = KeyHasher::new(if in_memory { "runtime-in-memory" } else { "runtime-zipped" });
+    let mut key = KeyHasher::new(if stdlib_table { "runtime-in-memory" } else { "runtime-zipped" });
     key.add(interp.executable.as_os_str().as_encoded_bytes()).add(&interp.version).add(keep.join("\n"));
-    if !in_memory {
+    if !stdlib_table {
         // How the zip is made: a change to it repacks.
         key.add(crate::python::ZIP_STDLIB);
     }
@@ -210,14 +212,14 @@ pub fn runtime(
     }
     step.message("Precompiling the standard library");
     interp.compile_all(&lib)?;
-    if !in_memory {
+    if !stdlib_table {
         // Bytecode in one zip instead of ~2 700 files: a smaller payload and a first run that
         // writes about a hundred files. Extension modules stay files in lib-dynload/.
         step.message("Zipping the standard library");
         interp.zip_stdlib(&lib, &staging.path().join(stdlib_zip_rel(&interp.minor)), &cache_tag(interp))?;
     }
     step.message("Compressing the runtime");
-    let frame = if in_memory {
+    let frame = if stdlib_table {
         let mut split =
             inmemory::split(&lib, &format!("{RUNTIME_ROOT}/{stdlib}"), &cache_tag(interp), false, None, &|m| {
                 inmemory::STDLIB_BOOTSTRAP.contains(&m)

@@ -53,31 +53,13 @@ impl Interpreter {
     fn run_module_allowing(&self, args: &[&std::ffi::OsStr], cwd: &Path, what: &str, ok_codes: &[i32]) -> Result<()> {
         let mut cmd = Command::new(&self.executable);
         cmd.current_dir(cwd).arg("-m").args(args).env_remove("PYTHONPATH").env_remove("PYTHONHOME");
-        self.run_checked(cmd, what, ok_codes)
+        self.run_checked(cmd, what, ok_codes).map(drop)
     }
 
-    /// Runs `cmd`, failing with its output unless it exits 0 or with one of `ok_codes`.
-    fn run_checked(&self, mut cmd: Command, what: &str, ok_codes: &[i32]) -> Result<()> {
+    /// Runs `cmd`, failing with its output unless it exits 0 or with one of `ok_codes`; its stdout.
+    fn run_checked(&self, mut cmd: Command, what: &str, ok_codes: &[i32]) -> Result<Vec<u8>> {
         let out = cmd.output().with_context(|| format!("running {}", self.executable.display()))?;
         if !out.status.success() && !out.status.code().is_some_and(|c| ok_codes.contains(&c)) {
-            bail!(
-                "{what} failed ({}):\n{}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(())
-    }
-
-    /// Runs `python -I -c script args...`, returning its stdout; failing with its output on error.
-    pub fn run_script(&self, script: &str, args: &[&std::ffi::OsStr], what: &str) -> Result<Vec<u8>> {
-        let out = Command::new(&self.executable)
-            .args(["-I", "-c", script])
-            .args(args)
-            .output()
-            .with_context(|| format!("running {}", self.executable.display()))?;
-        if !out.status.success() {
             bail!(
                 "{what} failed ({}):\n{}{}",
                 out.status,
@@ -88,12 +70,19 @@ impl Interpreter {
         Ok(out.stdout)
     }
 
+    /// Runs `python -I -c script args...`, returning its stdout; failing with its output on error.
+    pub fn run_script(&self, script: &str, args: &[&std::ffi::OsStr], what: &str) -> Result<Vec<u8>> {
+        let mut cmd = Command::new(&self.executable);
+        cmd.args(["-I", "-c", script]).args(args);
+        self.run_checked(cmd, what, &[])
+    }
+
     /// Moves the compiled stdlib at `stdlib` into the zip `target`, leaving only `lib-dynload/`
     /// there (`py/zip_stdlib.py`).
     pub fn zip_stdlib(&self, stdlib: &Path, target: &Path, cache_tag: &str) -> Result<()> {
         let mut cmd = Command::new(&self.executable);
         cmd.args(["-I", "-c", ZIP_STDLIB]).arg(stdlib).arg(target).arg(cache_tag);
-        self.run_checked(cmd, &format!("zipping the standard library into {}", target.display()), &[])
+        self.run_checked(cmd, &format!("zipping the standard library into {}", target.display()), &[]).map(drop)
     }
 
     /// Precompiles every `.py` below `dir` to unchecked-hash `.pyc`, so start-up never compiles.

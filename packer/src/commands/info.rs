@@ -59,6 +59,7 @@ pub fn run(_args: Args) -> Result<()> {
     writeln!(o, "pack cache: {}{from}", PackCache::open().root().display())?;
     // Where packed apps extract themselves (runtime/src/app/extract.rs).
     writeln!(o, "runtime cache: {}{from}", root.join("python").display())?;
+    writeln!(o, "shared runtimes: {}{from}", root.join("python-standalone").display())?;
     for var in ["DISPLAY", "WAYLAND_DISPLAY"] {
         let value = std::env::var(var).ok().filter(|v| !v.is_empty());
         writeln!(o, "{var}: {}", value.as_deref().unwrap_or("not set"))?;
